@@ -1,0 +1,217 @@
+"""Shared posterior summaries: hand draws to ArviZ and summarise weighted particles.
+
+Draws are dictionaries mapping variable names to arrays shaped ``(chain, draw, *event)``; this
+module checks the shapes itself because ArviZ 0.23 only warns on ``(draw, chain)`` input and turns
+a 1-D array into a single chain with NaN R-hat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import arviz as az
+import jax
+import numpy as np
+
+__all__ = ["to_inference_data", "weighted_summary", "WeightedSummary", "summarize"]
+
+
+def _as_draw_dict(group: Any, group_name: str) -> dict[str, np.ndarray]:
+    if not isinstance(group, Mapping):
+        raise TypeError(
+            f"{group_name}: expected a dict of name -> array shaped (chain, draw, ...), "
+            f"got {type(group).__name__}"
+        )
+    if not group:
+        raise ValueError(f"{group_name}: expected at least one variable, got an empty dict")
+    out = {}
+    for name, value in group.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{group_name}: variable names must be strings, got {name!r}")
+        arr = np.asarray(jax.device_get(value))
+        if arr.ndim < 2:
+            raise ValueError(
+                f"{group_name}[{name!r}]: expected shape (chain, draw, ...), got shape "
+                f"{arr.shape}; add a chain axis, e.g. x[None] for a single chain"
+            )
+        out[name] = arr
+    return out
+
+
+def _check_chain_draw(groups: dict[str, dict[str, np.ndarray]]) -> None:
+    ref = None
+    for group_name, group in groups.items():
+        for name, arr in group.items():
+            cd = arr.shape[:2]
+            if ref is None:
+                ref = (group_name, name, cd)
+            elif cd != ref[2]:
+                raise ValueError(
+                    f"{group_name}[{name!r}]: (chain, draw) = {cd} does not match "
+                    f"{ref[0]}[{ref[1]!r}]: (chain, draw) = {ref[2]}"
+                )
+
+
+def to_inference_data(
+    draws: Mapping[str, Any],
+    *,
+    sample_stats: Mapping[str, Any] | None = None,
+    log_likelihood: Mapping[str, Any] | None = None,
+    observed_data: Mapping[str, Any] | None = None,
+    coords: Mapping[str, Any] | None = None,
+    dims: Mapping[str, Sequence[str]] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> az.InferenceData:
+    """Build an ArviZ ``InferenceData`` from draws shaped ``(chain, draw, ...)``.
+
+    Args:
+        draws: posterior variables, each an array of shape ``(chain, draw, *event)``.
+        sample_stats: per-draw statistics (e.g. ``diverging``, ``lp``), same leading shape.
+        log_likelihood: pointwise log-likelihood arrays, same leading shape (for ``az.loo``).
+        observed_data: observed arrays of any shape.
+        coords, dims: as in ``arviz.from_dict``, to name event dimensions.
+        attrs: metadata stored in ``idata.attrs``.
+
+    Returns:
+        ``arviz.InferenceData`` with groups ``posterior`` and whichever others were given.
+
+    Raises:
+        TypeError: if a group is not a dict of arrays.
+        ValueError: for an array of rank < 2 or a (chain, draw) mismatch between variables.
+    """
+    groups = {"draws": _as_draw_dict(draws, "draws")}
+    if sample_stats is not None:
+        groups["sample_stats"] = _as_draw_dict(sample_stats, "sample_stats")
+    if log_likelihood is not None:
+        groups["log_likelihood"] = _as_draw_dict(log_likelihood, "log_likelihood")
+    _check_chain_draw(groups)
+    observed = None
+    if observed_data is not None:
+        if not isinstance(observed_data, Mapping):
+            raise TypeError(
+                f"observed_data: expected a dict of name -> array, got {type(observed_data).__name__}"
+            )
+        observed = {k: np.asarray(jax.device_get(v)) for k, v in observed_data.items()}
+    return az.from_dict(
+        posterior=groups["draws"],
+        sample_stats=groups.get("sample_stats"),
+        log_likelihood=groups.get("log_likelihood"),
+        observed_data=observed,
+        coords=dict(coords) if coords is not None else None,
+        dims=dict(dims) if dims is not None else None,
+        attrs=dict(attrs) if attrs is not None else None,
+    )
+
+
+class WeightedSummary(NamedTuple):
+    """Summary of weighted particles.
+
+    Attributes:
+        mean: weighted mean, shape ``event``.
+        sd: weighted standard deviation, shape ``event``.
+        quantiles: weighted quantiles, shape ``(n_quantiles, *event)``.
+        quantile_levels: the levels, shape ``(n_quantiles,)``.
+        ess: Kish effective sample size ``1 / sum(w_i^2)`` for normalised weights (scalar).
+    """
+
+    mean: np.ndarray
+    sd: np.ndarray
+    quantiles: np.ndarray
+    quantile_levels: np.ndarray
+    ess: float
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    # Inverse of the weighted empirical CDF, taking the midpoint convention so that equal
+    # weights reproduce numpy's "linear" interpolation between order statistics' mid-masses.
+    order = np.argsort(values, axis=0)
+    v = np.take_along_axis(values, order, axis=0)
+    w = weights[order]
+    cdf = np.cumsum(w, axis=0) - 0.5 * w
+    out = np.empty((levels.size,) + values.shape[1:])
+    for idx in np.ndindex(values.shape[1:]):
+        col = (slice(None),) + idx
+        out[(slice(None),) + idx] = np.interp(levels, cdf[col], v[col])
+    return out
+
+
+def weighted_summary(
+    values: Any, log_weights: Any, quantiles: Sequence[float] = (0.05, 0.5, 0.95)
+) -> WeightedSummary:
+    """Weighted mean, sd, quantiles and Kish ESS of particles with unnormalised log weights.
+
+    Computed on the host in float64 after subtracting the maximum log weight, so log weights
+    down to -1e4 (or any common offset) are handled without underflow.
+
+    Args:
+        values: particles, shape ``(n, *event)``.
+        log_weights: unnormalised log weights, shape ``(n,)``; ``-inf`` means weight zero.
+        quantiles: levels in [0, 1].
+
+    Returns:
+        :class:`WeightedSummary`.
+
+    Raises:
+        ValueError: on shape mismatch, NaN or ``+inf`` log weights, all weights ``-inf``,
+            non-finite values, or quantile levels outside [0, 1].
+    """
+    vals = np.asarray(jax.device_get(values), dtype=np.float64)
+    logw = np.asarray(jax.device_get(log_weights), dtype=np.float64)
+    if vals.ndim < 1 or vals.shape[0] == 0:
+        raise ValueError(f"values: expected shape (n, ...) with n >= 1, got {vals.shape}")
+    if logw.shape != (vals.shape[0],):
+        raise ValueError(
+            f"log_weights: expected shape ({vals.shape[0]},) to match values, got {logw.shape}"
+        )
+    if np.any(np.isnan(logw)):
+        raise ValueError("log_weights: got NaN entries")
+    if np.any(logw == np.inf):
+        raise ValueError("log_weights: got +inf entries")
+    if np.all(logw == -np.inf):
+        raise ValueError("log_weights: every weight is zero (all log weights are -inf)")
+    if not np.all(np.isfinite(vals)):
+        raise ValueError("values: expected finite values, got NaN or infinite entries")
+    levels = np.asarray(quantiles, dtype=np.float64).reshape(-1)
+    if np.any((levels < 0) | (levels > 1)) or np.any(np.isnan(levels)):
+        raise ValueError(f"quantiles: expected levels in [0, 1], got {levels.tolist()}")
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    wb = w.reshape((-1,) + (1,) * (vals.ndim - 1))
+    mean = np.sum(wb * vals, axis=0)
+    sd = np.sqrt(np.maximum(np.sum(wb * (vals - mean) ** 2, axis=0), 0.0))
+    return WeightedSummary(
+        mean=mean,
+        sd=sd,
+        quantiles=_weighted_quantiles(vals, w, levels),
+        quantile_levels=levels,
+        ess=float(1.0 / np.sum(w**2)),
+    )
+
+
+def summarize(obj: Any, **az_kwargs: Any):
+    """``arviz.summary`` of an InferenceData, a draws dict or any object with ``.to_inference_data()``.
+
+    Args:
+        obj: ``arviz.InferenceData``; a dict of arrays shaped ``(chain, draw, ...)``; or a result
+            object with a ``to_inference_data()`` method.
+        **az_kwargs: passed to ``arviz.summary`` (e.g. ``var_names``, ``kind``, ``hdi_prob``).
+
+    Returns:
+        ``pandas.DataFrame`` from ``arviz.summary``.
+
+    Raises:
+        TypeError: for any other kind of object.
+    """
+    if isinstance(obj, az.InferenceData):
+        idata = obj
+    elif isinstance(obj, Mapping):
+        idata = to_inference_data(obj)
+    elif callable(getattr(obj, "to_inference_data", None)):
+        idata = obj.to_inference_data()
+    else:
+        raise TypeError(
+            "obj: expected an arviz.InferenceData, a dict of draws shaped (chain, draw, ...) or "
+            f"an object with .to_inference_data(), got {type(obj).__name__}"
+        )
+    return az.summary(idata, **az_kwargs)

@@ -1,0 +1,118 @@
+"""Tests for bayeskit.summary: ArviZ hand-off, weighted particle summaries."""
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit.summary import summarize, to_inference_data, weighted_summary
+
+
+def test_to_inference_data_groups_shapes_and_dims():
+    rng = np.random.default_rng(0)
+    draws = {"mu": jnp.asarray(rng.normal(size=(2, 50))), "beta": rng.normal(size=(2, 50, 3))}
+    idata = to_inference_data(
+        draws,
+        sample_stats={"diverging": np.zeros((2, 50), bool)},
+        log_likelihood={"y": rng.normal(size=(2, 50, 4))},
+        observed_data={"y": np.arange(4.0)},
+        coords={"coef": ["a", "b", "c"]},
+        dims={"beta": ["coef"]},
+        attrs={"method": "test"},
+    )
+    assert set(idata.groups()) >= {"posterior", "sample_stats", "log_likelihood", "observed_data"}
+    assert idata.posterior["beta"].dims == ("chain", "draw", "coef")
+    assert list(idata.posterior["beta"].coef.values) == ["a", "b", "c"]
+    assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 50
+    np.testing.assert_allclose(idata.posterior["mu"].values, np.asarray(draws["mu"]))
+    assert idata.attrs["method"] == "test"
+
+
+def test_to_inference_data_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"draws\['x'\]: expected shape \(chain, draw, ...\)"):
+        to_inference_data({"x": np.zeros(10)})
+    with pytest.raises(ValueError, match=r"draws\['b'\]: \(chain, draw\) = \(2, 9\) does not"):
+        to_inference_data({"a": np.zeros((2, 10)), "b": np.zeros((2, 9))})
+    with pytest.raises(ValueError, match=r"sample_stats\['lp'\]: \(chain, draw\) = \(1, 10\)"):
+        to_inference_data({"a": np.zeros((2, 10))}, sample_stats={"lp": np.zeros((1, 10))})
+    with pytest.raises(TypeError, match="draws: expected a dict"):
+        to_inference_data(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="draws: expected at least one variable"):
+        to_inference_data({})
+    with pytest.raises(TypeError, match="observed_data: expected a dict"):
+        to_inference_data({"a": np.zeros((2, 10))}, observed_data=[1, 2])
+
+
+def test_weighted_summary_matches_hand_computation():
+    values = np.array([0.0, 1.0, 2.0, 4.0])
+    weights = np.array([1.0, 2.0, 3.0, 4.0])
+    s = weighted_summary(values, np.log(weights) - 3.0, quantiles=(0.5,))
+    w = weights / weights.sum()
+    mean = np.sum(w * values)  # 0.2 + 0.6 + 1.6 = 2.4
+    np.testing.assert_allclose(s.mean, 2.4)
+    np.testing.assert_allclose(s.sd, np.sqrt(np.sum(w * (values - mean) ** 2)))
+    np.testing.assert_allclose(s.ess, 1.0 / np.sum(w**2))  # 100 / 30
+    # mid-mass CDF points are 0.05, 0.2, 0.45, 0.8: the median lies 5/35 of the way from 2 to 4
+    np.testing.assert_allclose(s.quantiles, [2.0 + 2.0 * 0.05 / 0.35])
+
+
+def test_weighted_summary_equal_weights_agree_with_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 2))
+    s = weighted_summary(x, np.zeros(400), quantiles=(0.1, 0.5, 0.9))
+    np.testing.assert_allclose(s.mean, x.mean(0))
+    np.testing.assert_allclose(s.sd, x.std(0))
+    np.testing.assert_allclose(s.quantiles, np.quantile(x, [0.1, 0.5, 0.9], axis=0), atol=0.02)
+    assert s.ess == pytest.approx(400.0)
+    assert s.quantiles.shape == (3, 2)
+
+
+def test_weighted_summary_is_stable_for_very_negative_log_weights():
+    values = np.array([1.0, 3.0])
+    s = weighted_summary(values, np.array([-1e4, -1e4 + np.log(3.0)]))
+    np.testing.assert_allclose(s.mean, 2.5)
+    np.testing.assert_allclose(s.ess, 1.0 / (0.25**2 + 0.75**2))
+    s_inf = weighted_summary(values, np.array([-np.inf, -1e4]))
+    np.testing.assert_allclose(s_inf.mean, 3.0)
+    assert s_inf.ess == pytest.approx(1.0)
+
+
+def test_weighted_summary_rejects_degenerate_weights():
+    with pytest.raises(ValueError, match="every weight is zero"):
+        weighted_summary(np.ones(3), np.full(3, -np.inf))
+    with pytest.raises(ValueError, match="log_weights: got NaN"):
+        weighted_summary(np.ones(3), np.array([0.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match=r"log_weights: got \+inf"):
+        weighted_summary(np.ones(3), np.array([0.0, np.inf, 0.0]))
+    with pytest.raises(ValueError, match=r"log_weights: expected shape \(3,\)"):
+        weighted_summary(np.ones(3), np.zeros(4))
+    with pytest.raises(ValueError, match="quantiles: expected levels in"):
+        weighted_summary(np.ones(3), np.zeros(3), quantiles=(1.5,))
+    with pytest.raises(ValueError, match="values: expected finite"):
+        weighted_summary(np.array([1.0, np.nan]), np.zeros(2))
+
+
+def test_summarize_gaussian_draws_agree_with_arviz():
+    # 4 independent chains of iid N(1, 2^2): R-hat ~ 1 and bulk ESS ~ number of draws
+    draws = {"x": 1.0 + 2.0 * jax.random.normal(jax.random.key(0), (4, 500))}
+    table = summarize(draws)
+    ref = az.summary(az.from_dict(posterior={"x": np.asarray(draws["x"])}))
+    np.testing.assert_allclose(table.loc["x", "mean"], ref.loc["x", "mean"])
+    assert abs(table.loc["x", "mean"] - 1.0) < 4 * 2.0 / np.sqrt(2000)
+    assert abs(table.loc["x", "sd"] - 2.0) < 0.15
+    assert table.loc["x", "r_hat"] < 1.01
+    assert 1200 < table.loc["x", "ess_bulk"] < 3000
+
+
+def test_summarize_accepts_inference_data_and_result_objects():
+    idata = to_inference_data({"a": np.random.default_rng(2).normal(size=(2, 100))})
+
+    class Result:
+        def to_inference_data(self):
+            return idata
+
+    assert summarize(idata).equals(summarize(Result()))
+    assert list(summarize(idata, kind="diagnostics").columns)[-1] == "r_hat"
+    with pytest.raises(TypeError, match="obj: expected an arviz.InferenceData"):
+        summarize(np.zeros((2, 10)))

@@ -30,7 +30,7 @@ multidevice: setup
 test: lint unit multidevice
 
 docs: setup
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 reproduce: setup
 	$(BIN)/bayeskit reproduce --out reports

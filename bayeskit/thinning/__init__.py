@@ -1,0 +1,42 @@
+"""Kernel thinning: compress a point cloud to a coreset that integrates better than i.i.d.
+
+Target, root and power KT and KT+ (:func:`thin`), KT-Compress++ (:func:`compresspp`), MMD
+(:func:`mmd`), the i.i.d. and standard-thinning baselines, and an ArviZ helper
+(:func:`thin_inference_data`).
+
+References: Dwivedi & Mackey, "Kernel Thinning" (2021) and "Generalized Kernel Thinning" (2022);
+Shetty, Dwivedi & Mackey, "Distribution Compression in Near-linear Time" (2022).
+"""
+
+from bayeskit.thinning.compress import compresspp, symmetrized_halve
+from bayeskit.thinning.inference import thin_inference_data
+from bayeskit.thinning.kt import (
+    VARIANTS,
+    iid,
+    kt_split,
+    kt_split_gram,
+    kt_swap,
+    kt_swap_gram,
+    standard_thin,
+    thin,
+)
+from bayeskit.thinning.mmd import mmd
+from bayeskit.thinning.split_kernels import default_kernel, power_kernel, split_kernel
+
+__all__ = [
+    "VARIANTS",
+    "compresspp",
+    "default_kernel",
+    "iid",
+    "kt_split",
+    "kt_split_gram",
+    "kt_swap",
+    "kt_swap_gram",
+    "mmd",
+    "power_kernel",
+    "split_kernel",
+    "standard_thin",
+    "symmetrized_halve",
+    "thin",
+    "thin_inference_data",
+]

@@ -1,0 +1,532 @@
+"""Kernel thinning: KT-SPLIT (level-wise kernel halving), KT-SWAP, and the ``thin`` driver.
+
+References:
+    Dwivedi & Mackey (2021), "Kernel Thinning", Algorithms 1a (KT-SPLIT) and 1b (KT-SWAP).
+    Dwivedi & Mackey (2022), "Generalized Kernel Thinning" (target, power KT and KT+).
+
+**delta convention (level-wise).** Round ``j = 0..m-1`` halves each of the ``2**j`` current
+coresets of size ``n_j = n' / 2**j`` (``n' = 2**m * (n // 2**m)``, the first ``n'`` rows) with
+failure probability ``delta_j = delta * 2**j / m``; each halving uses the threshold log term
+``2 log(2 n_j / delta_j)``. This is the convention of goodpoints' compiled ``split_K`` (not the
+streaming ``split_X``); with the same uniforms and kernel matrix the splits coincide.
+
+**Pairing** is by input order: coreset ``c`` is halved over the pairs ``(c[2i], c[2i+1])``.
+Child ``2l`` of coreset ``l`` gets one point of each pair, child ``2l + 1`` the other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from bayeskit.kernels import gram
+from bayeskit.random import as_key
+from bayeskit.thinning.mmd import kernel_row_means
+from bayeskit.thinning.split_kernels import default_kernel, split_kernel
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+)
+
+__all__ = [
+    "kt_split",
+    "kt_swap",
+    "kt_split_gram",
+    "kt_swap_gram",
+    "thin",
+    "standard_thin",
+    "iid",
+    "VARIANTS",
+]
+
+Kernel = Callable[[jax.Array, jax.Array], jax.Array]
+Rows = Callable[[jax.Array, jax.Array], jax.Array]
+
+VARIANTS = ("target", "root", "power", "plus")
+
+
+# ---------------------------------------------------------------------------------------------
+# Row providers: the algorithms only ever ask for kernel sub-matrices K[rows, cols].
+# ---------------------------------------------------------------------------------------------
+
+
+def _dense_rows(kmat: jax.Array) -> Rows:
+    return lambda i, j: kmat[i[:, None], j[None, :]]
+
+
+def _stream_rows(kernel: Kernel, x: jax.Array) -> Rows:
+    return lambda i, j: gram(kernel, x[i], x[j])
+
+
+# ---------------------------------------------------------------------------------------------
+# KT-SPLIT
+# ---------------------------------------------------------------------------------------------
+
+
+def _halve(rows: Rows, coreset: jax.Array, uniforms: jax.Array, log_mult):
+    """Kernel halving (self-balancing Hilbert walk) of one coreset; returns (2, L/2) indices.
+
+    D[z] = sum over processed pairs of k(c1, z) - k(c0, z), for z in the coreset (by position),
+    so <psi, f_i> = -(D[2i] - D[2i+1]) and P(swap pair i) = (1 - alpha / a) / 2 with
+    alpha = D[2i] - D[2i+1] (Dwivedi & Mackey 2021, Alg. 1a; sigma update of their eq. (8)).
+    """
+    size = coreset.shape[0]
+    dtype = uniforms.dtype
+
+    def step(carry, i):
+        d_acc, sig = carry
+        pair = lax.dynamic_slice(coreset, (2 * i,), (2,))
+        r0, r1 = rows(pair, coreset)  # the two kernel rows of the pair, over the coreset
+        # Clip at 0: rounding can make ||f||^2 slightly negative for near-duplicate points.
+        b2 = jnp.maximum(r0[2 * i] - 2 * r0[2 * i + 1] + r1[2 * i + 1], 0.0)
+        thresh = jnp.maximum(jnp.sqrt(sig * b2 * log_mult), b2)
+        # a == 0 only if b == 0 (duplicates): any positive a gives the same fair coin.
+        thresh = jnp.where(thresh == 0, jnp.ones((), dtype), thresh)
+        upd = 1 + (b2 / thresh - 2) * sig / thresh
+        sig = jnp.where(sig == 0, b2, sig + b2 * jnp.maximum(upd, 0.0))
+        alpha = d_acc[2 * i] - d_acc[2 * i + 1]
+        swap = uniforms[i] <= 0.5 * (1 - alpha / thresh)
+        d_acc = d_acc + jnp.where(swap, r0 - r1, r1 - r0)
+        return (d_acc, sig), jnp.where(swap, pair[::-1], pair)
+
+    init = (jnp.zeros((size,), dtype), jnp.zeros((), dtype))
+    _, out = lax.scan(step, init, jnp.arange(size // 2))
+    return out.T
+
+
+def _split(rows: Rows, uniforms: jax.Array, n_used: int, m: int, delta):
+    """Level-wise KT-SPLIT over the first ``n_used`` indices; returns (2**m, n_used // 2**m)."""
+    coresets = jnp.arange(n_used)[None, :]
+    for j in range(m):
+        count = 2**j
+        size = n_used // count
+        delta_j = delta * count / m
+        log_mult = 2 * jnp.log(2 * size / delta_j)
+        u = uniforms[j, : n_used // 2].reshape(count, size // 2)
+        halves = jax.vmap(_halve, in_axes=(None, 0, 0, None))(rows, coresets, u, log_mult)
+        coresets = halves.reshape(2 * count, size // 2)
+    return coresets
+
+
+# ---------------------------------------------------------------------------------------------
+# KT-SWAP
+# ---------------------------------------------------------------------------------------------
+
+
+def _baseline(n: int, size: int) -> jax.Array:
+    """Standard thinning counted back from the last index with stride n // size, ascending."""
+    stride = n // size
+    return n - 1 - stride * (size - 1 - jnp.arange(size))
+
+
+def _swap(rows: Rows, diag: jax.Array, mean_k: jax.Array, coresets: jax.Array, unique: bool):
+    """KT-SWAP: pick the best of {baseline, split coresets}, then one greedy refinement pass.
+
+    The statistic stat[z] = k(z,z)/s + 2 (mean_{y in S} k(z,y) - mean_k[z]) is s/2 times the
+    change in MMD^2 from adding z to S (Dwivedi & Mackey 2021, Alg. 1b).
+    """
+    n = diag.shape[0]
+    ncs, size = coresets.shape
+    base = _baseline(n, size)
+    # With two halves of an even set, both have the same MMD to it: only the first is scored.
+    cands = jnp.concatenate([base[None], coresets[:1] if ncs == 2 else coresets])
+
+    def rel_mmd2(s):
+        return rows(s, s).mean() - 2 * mean_k[s].mean()
+
+    scores = jax.vmap(rel_mmd2)(cands)
+    start = cands[jnp.argmin(scores)]  # argmin keeps the first minimum: baseline wins ties
+    everyone = jnp.arange(n)
+    two_over = 2.0 / size
+    stat = diag / size + 2 * (rows(everyone, start).sum(axis=1) / size - mean_k)
+    count = jnp.zeros((n,), jnp.int32).at[start].add(1)
+
+    def step(carry, p):
+        s, stat, count = carry
+        c = s[p]
+        stat = stat - rows(c[None], everyone)[0] * two_over
+        count = count.at[c].add(-1)
+        if unique:
+            masked = jnp.where(count > 0, jnp.inf, stat)
+            z = jnp.argmin(masked)
+            z = jnp.where(masked[c] <= masked[z], c, z)  # keep the swapped-out point on ties
+        else:
+            z = jnp.argmin(stat)
+        stat = stat + rows(z[None], everyone)[0] * two_over
+        return (s.at[p].set(z), stat, count.at[z].add(1)), None
+
+    (out, _, _), _ = lax.scan(step, (start, stat, count), jnp.arange(size))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Jitted cores
+# ---------------------------------------------------------------------------------------------
+
+
+def _uniforms(key, m: int, n_used: int, dtype) -> jax.Array:
+    return jax.random.uniform(key, (m, n_used // 2), dtype)
+
+
+def _thin_core(key, x, split_k, swap_k, m, delta, swap, unique, block_size):
+    """Whole KT; ``swap_k=None`` means the swap kernel is the split kernel (one Gram build)."""
+    n = x.shape[0]
+    size = n // 2**m
+    n_used = size * 2**m
+    u = _uniforms(key, m, n_used, x.dtype)
+    if block_size is None:
+        k_split = gram(split_k, x, x)
+        rows_split = _dense_rows(k_split)
+    else:
+        rows_split = _stream_rows(split_k, x)
+    coresets = _split(rows_split, u, n_used, m, delta)
+    if not swap:
+        return coresets[0]
+    if block_size is None:
+        k_swap = k_split if swap_k is None else gram(swap_k, x, x)
+        rows_swap = _dense_rows(k_swap)
+        mean_k = k_swap.mean(axis=1)
+        diag = jnp.diagonal(k_swap)
+    else:
+        swap_k = split_k if swap_k is None else swap_k
+        rows_swap = _stream_rows(swap_k, x)
+        mean_k = kernel_row_means(swap_k, x, x, block_size)
+        diag = jax.vmap(swap_k)(x, x)
+    return _swap(rows_swap, diag, mean_k, coresets, unique)
+
+
+_thin_jit = eqx.filter_jit(_thin_core)
+
+
+@eqx.filter_jit
+def _split_jit(key, x, split_k, m, delta, block_size):
+    n_used = (x.shape[0] // 2**m) * 2**m
+    u = _uniforms(key, m, n_used, x.dtype)
+    if block_size is None:
+        return _split(_dense_rows(gram(split_k, x, x)), u, n_used, m, delta)
+    return _split(_stream_rows(split_k, x), u, n_used, m, delta)
+
+
+@eqx.filter_jit
+def _swap_jit(x, coresets, swap_k, unique, block_size):
+    if block_size is None:
+        kmat = gram(swap_k, x, x)
+        return _swap(_dense_rows(kmat), jnp.diagonal(kmat), kmat.mean(axis=1), coresets, unique)
+    mean_k = kernel_row_means(swap_k, x, x, block_size)
+    diag = jax.vmap(swap_k)(x, x)
+    return _swap(_stream_rows(swap_k, x), diag, mean_k, coresets, unique)
+
+
+@eqx.filter_jit
+def _split_gram_jit(kmat, uniforms, m, delta):
+    n_used = (kmat.shape[0] // 2**m) * 2**m
+    return _split(_dense_rows(kmat), uniforms, n_used, m, delta)
+
+
+@eqx.filter_jit
+def _swap_gram_jit(kmat, coresets, unique):
+    return _swap(_dense_rows(kmat), jnp.diagonal(kmat), kmat.mean(axis=1), coresets, unique)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_x(x: Any) -> jax.Array:
+    x = check_array(x, "x", ndim=2)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    if x.shape[0] < 1:
+        raise ValueError(f"x: expected at least one row, got shape {x.shape}")
+    return x
+
+
+def _check_m(m: Any, n: int) -> int:
+    m = check_int(m, "m", minimum=0)
+    if 2**m > n:
+        raise ValueError(
+            f"m: 2**m = {2**m} exceeds the number of points n = {n}; expected m <= "
+            f"{int(math.log2(n))}"
+        )
+    return m
+
+
+def _check_delta(delta: Any) -> float:
+    check_in_range(delta, "delta", 0.0, 1.0, closed=(False, True))
+    return float(delta)
+
+
+def _check_block(block_size: Any) -> int | None:
+    if block_size is None:
+        return None
+    return check_int(block_size, "block_size", minimum=2)
+
+
+def _check_coresets(coresets: Any, n: int) -> jax.Array:
+    coresets = check_array(coresets, "coresets", ndim=2)
+    if not jnp.issubdtype(coresets.dtype, jnp.integer):
+        raise TypeError(f"coresets: expected integer indices, got dtype {coresets.dtype}")
+    if coresets.size == 0:
+        raise ValueError(f"coresets: expected a non-empty array, got shape {coresets.shape}")
+    if int(coresets.min()) < 0 or int(coresets.max()) >= n:
+        raise ValueError(f"coresets: expected indices in [0, {n}), got values outside")
+    return coresets
+
+
+def _check_gram(kmat: Any) -> jax.Array:
+    kmat = check_array(kmat, "K", ndim=2)
+    if kmat.shape[0] != kmat.shape[1]:
+        raise ValueError(f"K: expected a square kernel matrix, got shape {kmat.shape}")
+    return kmat
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def kt_split(
+    key: Any,
+    x: Any,
+    m: int,
+    kernel: Kernel,
+    *,
+    delta: float = 0.5,
+    block_size: int | None = None,
+) -> jax.Array:
+    """KT-SPLIT: ``m`` rounds of kernel halving into ``2**m`` balanced coresets.
+
+    Args:
+        key: PRNG key or int seed (one uniform per pair per round is drawn from it).
+        x: points, shape ``(n, d)``; only the first ``2**m * (n // 2**m)`` rows are split.
+        m: number of halving rounds, ``0 <= m <= log2(n)``.
+        kernel: split kernel ``k(a, b) -> scalar`` on single points.
+        delta: failure probability in ``(0, 1]`` (level-wise convention, see module docs).
+        block_size: ``None`` builds the ``n x n`` kernel matrix once; an int streams kernel rows
+            in blocks of that many points (memory O(block_size * n)).
+
+    Returns:
+        Integer array of shape ``(2**m, n // 2**m)``: disjoint coresets whose union is
+        ``range(2**m * (n // 2**m))``, each in arrival order.
+
+    Raises:
+        ValueError: on non-finite or non-rank-2 ``x``, ``2**m > n``, ``delta`` outside (0, 1].
+
+    Reference: Dwivedi & Mackey (2021), Algorithm 1a.
+    """
+    x = _check_x(x)
+    m = _check_m(m, x.shape[0])
+    delta = _check_delta(delta)
+    block_size = _check_block(block_size)
+    if m == 0:
+        return jnp.arange(x.shape[0])[None, :]
+    return _split_jit(as_key(key), x, kernel, m, delta, block_size)
+
+
+def kt_swap(
+    x: Any,
+    coresets: Any,
+    kernel: Kernel,
+    *,
+    unique: bool = False,
+    block_size: int | None = None,
+) -> jax.Array:
+    """KT-SWAP: choose the best candidate coreset, then greedily swap points to lower the MMD.
+
+    Candidates are the rows of ``coresets`` plus the standard-thinning baseline (every
+    ``n // s``-th index counted back from ``n - 1``); the one with the smallest MMD to all of
+    ``x`` is refined by one pass that replaces each point in turn by the input point that most
+    lowers the MMD. No step increases the MMD.
+
+    Args:
+        x: points, shape ``(n, d)``.
+        coresets: candidate coresets, integer array of shape ``(c, s)`` with entries in [0, n).
+        kernel: target kernel ``k(a, b) -> scalar``.
+        unique: forbid repeated indices in the output (goodpoints' ``unique=True``).
+        block_size: as in :func:`kt_split`.
+
+    Returns:
+        Integer array of shape ``(s,)``: row indices into ``x`` (may repeat unless ``unique``).
+
+    Raises:
+        ValueError: on bad ``x`` or ``coresets`` (rank, range, emptiness).
+
+    Reference: Dwivedi & Mackey (2021), Algorithm 1b.
+    """
+    x = _check_x(x)
+    coresets = _check_coresets(coresets, x.shape[0])
+    unique = check_bool(unique, "unique")
+    block_size = _check_block(block_size)
+    return _swap_jit(x, coresets, kernel, unique, block_size)
+
+
+def kt_split_gram(kmat: Any, uniforms: Any, *, delta: float = 0.5) -> jax.Array:
+    """KT-SPLIT on a precomputed split-kernel matrix with given uniforms (pure core).
+
+    This is the level-wise algorithm of :func:`kt_split` with the randomness made explicit: with
+    the same ``K`` and uniforms it returns the same coresets as goodpoints' ``ktc.split_K``.
+
+    Args:
+        kmat: symmetric kernel matrix, shape ``(n, n)``.
+        uniforms: uniforms in [0, 1), shape ``(m, >= n' // 2)`` with ``n' = 2**m * (n // 2**m)``;
+            round ``j`` reads row ``j``, one contiguous chunk per coreset.
+        delta: failure probability in (0, 1].
+
+    Returns:
+        Integer array of shape ``(2**m, n // 2**m)``.
+
+    Raises:
+        ValueError: if ``K`` is not square and finite, ``uniforms`` has too few columns or
+            ``2**m > n``.
+
+    Reference: Dwivedi & Mackey (2021), Algorithm 1a; goodpoints ``ktc.split_K``.
+    """
+    kmat = _check_gram(kmat)
+    uniforms = check_array(uniforms, "uniforms", ndim=2)
+    n = kmat.shape[0]
+    m = _check_m(uniforms.shape[0], n)
+    delta = _check_delta(delta)
+    n_used = (n // 2**m) * 2**m
+    if uniforms.shape[1] < n_used // 2:
+        raise ValueError(
+            f"uniforms: expected shape ({m}, >= {n_used // 2}), got {tuple(uniforms.shape)}"
+        )
+    if m == 0:
+        return jnp.arange(n)[None, :]
+    return _split_gram_jit(kmat, uniforms.astype(kmat.dtype), m, delta)
+
+
+def kt_swap_gram(kmat: Any, coresets: Any, *, unique: bool = False) -> jax.Array:
+    """KT-SWAP on a precomputed target-kernel matrix (see :func:`kt_swap`).
+
+    Args:
+        kmat: symmetric kernel matrix, shape ``(n, n)``.
+        coresets: integer array of shape ``(c, s)`` with entries in [0, n).
+        unique: forbid repeated indices in the output.
+
+    Returns:
+        Integer array of shape ``(s,)``.
+
+    Raises:
+        ValueError: if ``K`` is not square and finite or ``coresets`` is malformed.
+    """
+    kmat = _check_gram(kmat)
+    coresets = _check_coresets(coresets, kmat.shape[0])
+    unique = check_bool(unique, "unique")
+    return _swap_gram_jit(kmat, coresets, unique)
+
+
+def thin(
+    key: Any,
+    x: Any,
+    m: int,
+    kernel: Kernel | None = None,
+    *,
+    variant: str = "target",
+    alpha: float | None = None,
+    delta: float = 0.5,
+    swap: bool = True,
+    unique: bool = False,
+    block_size: int | None = None,
+) -> jax.Array:
+    """Kernel thinning: compress ``n`` points to ``n // 2**m`` with KT-SPLIT then KT-SWAP.
+
+    The split kernel depends on ``variant`` (the swap always uses ``kernel``):
+    ``"target"`` uses ``kernel``; ``"root"`` its square-root kernel; ``"power"`` its
+    ``alpha``-power kernel; ``"plus"`` (KT+) the sum ``k / k(0) + k_alpha / k_alpha(0)``.
+    See :func:`bayeskit.thinning.split_kernel` for the closed forms and which kernels have them.
+
+    Args:
+        key: PRNG key or int seed.
+        x: points, shape ``(n, d)``, float32 or float64 (computations follow its dtype).
+        m: halving rounds, ``0 <= m <= log2(n)``; ``m = log2(n) / 2`` gives ``sqrt(n)`` points.
+        kernel: target kernel ``k(a, b) -> scalar``. ``None`` means a Gaussian kernel whose
+            lengthscale is the median heuristic (see :func:`default_kernel`).
+        variant: one of ``"target"``, ``"root"``, ``"power"``, ``"plus"``.
+        alpha: power in [1/2, 1] for ``"power"`` / ``"plus"``; ``None`` means 1/2 (the root),
+            an error for kernels without a root (Laplace, Matern with nu <= d/2).
+        delta: failure probability in (0, 1] (level-wise convention of the module docs).
+        swap: run KT-SWAP; ``False`` returns the first KT-SPLIT coreset.
+        unique: forbid repeated indices in the output.
+        block_size: ``None`` builds kernel matrices (O(n^2) memory); an int streams kernel rows
+            in blocks (O(block_size * n) memory) so large ``n`` fits on one device.
+
+    Returns:
+        Integer array of shape ``(n // 2**m,)``: row indices into ``x``, in [0, n); duplicates
+        are possible unless ``unique=True``. ``m = 0`` returns ``arange(n)``.
+
+    Raises:
+        ValueError: on non-finite or non-rank-2 ``x``, ``2**m > n``, an unknown ``variant``,
+            ``delta`` outside (0, 1], a non-positive kernel parameter, or a variant the kernel
+            has no closed form for.
+        TypeError: on non-bool ``swap`` / ``unique`` or a non-integer ``m``.
+
+    Reference: Dwivedi & Mackey (2021, 2022); Algorithms 1a, 1b.
+    """
+    x = _check_x(x)
+    m = _check_m(m, x.shape[0])
+    variant = check_choice(variant, "variant", VARIANTS)
+    delta = _check_delta(delta)
+    swap = check_bool(swap, "swap")
+    unique = check_bool(unique, "unique")
+    block_size = _check_block(block_size)
+    if kernel is None:
+        kernel = default_kernel(x)
+    split_k = split_kernel(kernel, variant, alpha=alpha, dim=x.shape[1])
+    if m == 0:
+        return jnp.arange(x.shape[0])
+    swap_k = None if split_k is kernel else kernel
+    return _thin_jit(as_key(key), x, split_k, swap_k, m, delta, swap, unique, block_size)
+
+
+def standard_thin(n: int, size: int) -> jax.Array:
+    """Standard thinning: every ``n // size``-th index counted back from ``n - 1``, ascending.
+
+    This is also KT-SWAP's baseline candidate (goodpoints' convention).
+
+    Args:
+        n: number of input points (>= 1).
+        size: output size, ``1 <= size <= n``.
+
+    Returns:
+        Integer array of shape ``(size,)`` of distinct indices in [0, n).
+
+    Raises:
+        ValueError: if ``n < 1`` or ``size`` is outside [1, n].
+    """
+    n = check_int(n, "n", minimum=1)
+    size = check_int(size, "size", minimum=1)
+    if size > n:
+        raise ValueError(f"size: expected at most n = {n}, got {size}")
+    return _baseline(n, size)
+
+
+def iid(key: Any, n: int, size: int) -> jax.Array:
+    """Uniform subsampling without replacement: the i.i.d. baseline of the KT papers.
+
+    Args:
+        key: PRNG key or int seed.
+        n: number of input points (>= 1).
+        size: output size, ``1 <= size <= n``.
+
+    Returns:
+        Sorted integer array of shape ``(size,)`` of distinct indices in [0, n).
+
+    Raises:
+        ValueError: if ``n < 1`` or ``size`` is outside [1, n].
+    """
+    n = check_int(n, "n", minimum=1)
+    size = check_int(size, "size", minimum=1)
+    if size > n:
+        raise ValueError(f"size: expected at most n = {n}, got {size}")
+    return jnp.sort(jax.random.choice(as_key(key), n, (size,), replace=False))

@@ -34,7 +34,7 @@ from bayeskit.thinning.kt import (
     VARIANTS,
     _check_delta,
     _check_x,
-    _dense_rows,
+    _Dense,
     _split,
     _swap,
     _thin_core,
@@ -54,13 +54,13 @@ def _halve_sym(key, x, idx, split_k, swap_k, delta):
     """Symmetrised KT(m=1) on the points ``x[idx]``; returns half of ``idx`` (distinct)."""
     size = idx.shape[0]
     pts = x[idx]
-    k_split = gram(split_k, pts, pts)
-    k_swap = k_split if swap_k is None else gram(swap_k, pts, pts)
+    src = _Dense(gram(split_k, pts, pts))
     key_u, key_coin = jax.random.split(key)
     u = jax.random.uniform(key_u, (1, size // 2), x.dtype)
-    halves = _split(_dense_rows(k_split), u, size, 1, delta)
-    mean_k = k_swap.mean(axis=1)
-    chosen = _swap(_dense_rows(k_swap), jnp.diagonal(k_swap), mean_k, halves, True)
+    halves = _split(src, u, size, 1, delta)
+    if swap_k is not None:
+        src = _Dense(gram(swap_k, pts, pts))
+    chosen = _swap(src, halves, True)
     member = jnp.zeros((size,), bool).at[chosen].set(True)
     (rest,) = jnp.nonzero(~member, size=size // 2)
     flip = jax.random.bernoulli(key_coin)

@@ -49,22 +49,62 @@ __all__ = [
 ]
 
 Kernel = Callable[[jax.Array, jax.Array], jax.Array]
-Rows = Callable[[jax.Array, jax.Array], jax.Array]
 
 VARIANTS = ("target", "root", "power", "plus")
 
 
 # ---------------------------------------------------------------------------------------------
-# Row providers: the algorithms only ever ask for kernel sub-matrices K[rows, cols].
+# Kernel sources: the algorithms only ask for kernel sub-blocks, from a dense matrix or on the fly.
 # ---------------------------------------------------------------------------------------------
 
 
-def _dense_rows(kmat: jax.Array) -> Rows:
-    return lambda i, j: kmat[i[:, None], j[None, :]]
+class _Dense:
+    """Kernel entries read from a precomputed ``(n, n)`` matrix."""
+
+    def __init__(self, kmat: jax.Array):
+        self.kmat = kmat
+
+    def sub(self, i: jax.Array, j: jax.Array) -> jax.Array:
+        return self.kmat[i[:, None], j[None, :]]
+
+    def row(self, c: jax.Array) -> jax.Array:
+        return lax.dynamic_index_in_dim(self.kmat, c, keepdims=False)
+
+    def diag(self) -> jax.Array:
+        return jnp.diagonal(self.kmat)
+
+    def row_means(self) -> jax.Array:
+        return self.kmat.mean(axis=1)
+
+    def panel(self, coresets: jax.Array, pts: jax.Array, first: bool) -> jax.Array:
+        """K[p, c] for the block's points p and each coreset c: shape (count, 2B, L)."""
+        if first:  # round 0: the coreset is arange, so the panel is a row slice of K itself
+            size = coresets.shape[1]
+            return lax.dynamic_slice(self.kmat, (pts[0, 0], 0), (pts.shape[1], size))[None]
+        # Row-wise gather (each row read in increasing column order) keeps memory access local.
+        return self.kmat[pts[:, :, None], coresets[:, None, :]]
 
 
-def _stream_rows(kernel: Kernel, x: jax.Array) -> Rows:
-    return lambda i, j: gram(kernel, x[i], x[j])
+class _Stream:
+    """Kernel entries computed when needed: O(n) memory per step, O(block_size * n) for sums."""
+
+    def __init__(self, kernel: Kernel, x: jax.Array, block_size: int):
+        self.kernel, self.x, self.block_size = kernel, x, block_size
+
+    def sub(self, i: jax.Array, j: jax.Array) -> jax.Array:
+        return gram(self.kernel, self.x[i], self.x[j])
+
+    def row(self, c: jax.Array) -> jax.Array:
+        return jax.vmap(self.kernel, in_axes=(None, 0))(self.x[c], self.x)
+
+    def diag(self) -> jax.Array:
+        return jax.vmap(self.kernel)(self.x, self.x)
+
+    def row_means(self) -> jax.Array:
+        return kernel_row_means(self.kernel, self.x, self.x, self.block_size)
+
+    def panel(self, coresets: jax.Array, pts: jax.Array, first: bool) -> jax.Array:
+        return jax.vmap(lambda p, c: gram(self.kernel, self.x[p], self.x[c]))(pts, coresets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,38 +112,76 @@ def _stream_rows(kernel: Kernel, x: jax.Array) -> Rows:
 # ---------------------------------------------------------------------------------------------
 
 
-def _halve(rows: Rows, coreset: jax.Array, uniforms: jax.Array, log_mult):
-    """Kernel halving (self-balancing Hilbert walk) of one coreset; returns (2, L/2) indices.
+def _pairs_per_block(half: int, cap: int = 64) -> int:
+    """Largest power of two <= cap dividing ``half``, so that blocks tile the pairs exactly."""
+    block = 1
+    while block * 2 <= cap and half % (block * 2) == 0:
+        block *= 2
+    return block
 
-    D[z] = sum over processed pairs of k(c1, z) - k(c0, z), for z in the coreset (by position),
-    so <psi, f_i> = -(D[2i] - D[2i+1]) and P(swap pair i) = (1 - alpha / a) / 2 with
-    alpha = D[2i] - D[2i+1] (Dwivedi & Mackey 2021, Alg. 1a; sigma update of their eq. (8)).
+
+def _halve_all(src, coresets: jax.Array, uniforms: jax.Array, log_mult, first: bool):
+    """Kernel halving of every coreset of one round at once; returns (2 * c, L / 2) indices.
+
+    The self-balancing Hilbert walk of Dwivedi & Mackey (2021), Alg. 1a, with the sub-Gaussian
+    update of their eq. (8). With w the signed assignment of processed points (+1 in child 1,
+    -1 in child 0), D = w^T K and alpha_i = D[2i] - D[2i+1] = -<psi, f_i>; the pair is swapped
+    (its second point goes to child 0) with probability (1 - alpha / a) / 2. Pairs run in
+    blocks of B: one (L x 2B) kernel block and one mat-vec per block give D on the block, and
+    the B sequential steps only update a length-2B vector.
     """
-    size = coreset.shape[0]
+    count, size = coresets.shape
+    half = size // 2
+    block = _pairs_per_block(half)
     dtype = uniforms.dtype
 
-    def step(carry, i):
-        d_acc, sig = carry
-        pair = lax.dynamic_slice(coreset, (2 * i,), (2,))
-        r0, r1 = rows(pair, coreset)  # the two kernel rows of the pair, over the coreset
-        # Clip at 0: rounding can make ||f||^2 slightly negative for near-duplicate points.
-        b2 = jnp.maximum(r0[2 * i] - 2 * r0[2 * i + 1] + r1[2 * i + 1], 0.0)
-        thresh = jnp.maximum(jnp.sqrt(sig * b2 * log_mult), b2)
-        # a == 0 only if b == 0 (duplicates): any positive a gives the same fair coin.
-        thresh = jnp.where(thresh == 0, jnp.ones((), dtype), thresh)
-        upd = 1 + (b2 / thresh - 2) * sig / thresh
-        sig = jnp.where(sig == 0, b2, sig + b2 * jnp.maximum(upd, 0.0))
-        alpha = d_acc[2 * i] - d_acc[2 * i + 1]
-        swap = uniforms[i] <= 0.5 * (1 - alpha / thresh)
-        d_acc = d_acc + jnp.where(swap, r0 - r1, r1 - r0)
-        return (d_acc, sig), jnp.where(swap, pair[::-1], pair)
+    def outer(carry, b):
+        w, sig = carry
+        pts = lax.dynamic_slice_in_dim(coresets, 2 * block * b, 2 * block, axis=1)
+        kb = src.panel(coresets, pts, first)  # (c, 2B, L): kernel rows of the block's points
+        inner_k = lax.dynamic_slice_in_dim(kb, 2 * block * b, 2 * block, axis=2)  # (c, 2B, 2B)
+        h = jnp.einsum("cl,ckl->ck", w, kb)  # D on the block's points (K is symmetric)
+        u_blk = lax.dynamic_slice_in_dim(uniforms, block * b, block, axis=1)
 
-    init = (jnp.zeros((size,), dtype), jnp.zeros((), dtype))
-    _, out = lax.scan(step, init, jnp.arange(size // 2))
-    return out.T
+        def inner(carry, t):
+            h, sig, w_blk = carry
+            r0 = lax.dynamic_index_in_dim(inner_k, 2 * t, axis=1, keepdims=False)
+            r1 = lax.dynamic_index_in_dim(inner_k, 2 * t + 1, axis=1, keepdims=False)
+            k00 = lax.dynamic_index_in_dim(r0, 2 * t, axis=1, keepdims=False)
+            k01 = lax.dynamic_index_in_dim(r0, 2 * t + 1, axis=1, keepdims=False)
+            k11 = lax.dynamic_index_in_dim(r1, 2 * t + 1, axis=1, keepdims=False)
+            # Clip at 0: rounding can make ||f||^2 slightly negative for near-duplicates.
+            b2 = jnp.maximum(k00 - 2 * k01 + k11, 0.0)
+            thresh = jnp.maximum(jnp.sqrt(sig * b2 * log_mult), b2)
+            # a == 0 only if b == 0 (duplicates): any positive a gives the same fair coin.
+            thresh = jnp.where(thresh == 0, jnp.ones((), dtype), thresh)
+            upd = 1 + (b2 / thresh - 2) * sig / thresh
+            sig = jnp.where(sig == 0, b2, sig + b2 * jnp.maximum(upd, 0.0))
+            alpha = lax.dynamic_index_in_dim(h, 2 * t, axis=1, keepdims=False)
+            alpha = alpha - lax.dynamic_index_in_dim(h, 2 * t + 1, axis=1, keepdims=False)
+            u = lax.dynamic_index_in_dim(u_blk, t, axis=1, keepdims=False)
+            swap = u <= 0.5 * (1 - alpha / thresh)
+            sign = jnp.where(swap, 1.0, -1.0).astype(dtype)  # w of the pair's first point
+            h = h + sign[:, None] * (r0 - r1)
+            w_pair = jnp.stack([sign, -sign], axis=1)
+            w_blk = lax.dynamic_update_slice_in_dim(w_blk, w_pair, 2 * t, axis=1)
+            return (h, sig, w_blk), swap
+
+        w_blk = jnp.zeros((count, 2 * block), dtype)
+        (_, sig, w_blk), swaps = lax.scan(inner, (h, sig, w_blk), jnp.arange(block))
+        w = lax.dynamic_update_slice_in_dim(w, w_blk, 2 * block * b, axis=1)
+        return (w, sig), swaps
+
+    init = (jnp.zeros((count, size), dtype), jnp.zeros((count,), dtype))
+    _, swaps = lax.scan(outer, init, jnp.arange(half // block))
+    swaps = swaps.reshape(half, count).T
+    pairs = coresets.reshape(count, half, 2)
+    child0 = jnp.where(swaps, pairs[..., 1], pairs[..., 0])
+    child1 = jnp.where(swaps, pairs[..., 0], pairs[..., 1])
+    return jnp.stack([child0, child1], axis=1).reshape(2 * count, half)
 
 
-def _split(rows: Rows, uniforms: jax.Array, n_used: int, m: int, delta):
+def _split(src, uniforms: jax.Array, n_used: int, m: int, delta) -> jax.Array:
     """Level-wise KT-SPLIT over the first ``n_used`` indices; returns (2**m, n_used // 2**m)."""
     coresets = jnp.arange(n_used)[None, :]
     for j in range(m):
@@ -112,8 +190,7 @@ def _split(rows: Rows, uniforms: jax.Array, n_used: int, m: int, delta):
         delta_j = delta * count / m
         log_mult = 2 * jnp.log(2 * size / delta_j)
         u = uniforms[j, : n_used // 2].reshape(count, size // 2)
-        halves = jax.vmap(_halve, in_axes=(None, 0, 0, None))(rows, coresets, u, log_mult)
-        coresets = halves.reshape(2 * count, size // 2)
+        coresets = _halve_all(src, coresets, u, log_mult, j == 0)
     return coresets
 
 
@@ -128,12 +205,14 @@ def _baseline(n: int, size: int) -> jax.Array:
     return n - 1 - stride * (size - 1 - jnp.arange(size))
 
 
-def _swap(rows: Rows, diag: jax.Array, mean_k: jax.Array, coresets: jax.Array, unique: bool):
+def _swap(src, coresets: jax.Array, unique: bool, mean_k: jax.Array | None = None) -> jax.Array:
     """KT-SWAP: pick the best of {baseline, split coresets}, then one greedy refinement pass.
 
     The statistic stat[z] = k(z,z)/s + 2 (mean_{y in S} k(z,y) - mean_k[z]) is s/2 times the
     change in MMD^2 from adding z to S (Dwivedi & Mackey 2021, Alg. 1b).
     """
+    diag = src.diag()
+    mean_k = src.row_means() if mean_k is None else mean_k
     n = diag.shape[0]
     ncs, size = coresets.shape
     base = _baseline(n, size)
@@ -141,19 +220,18 @@ def _swap(rows: Rows, diag: jax.Array, mean_k: jax.Array, coresets: jax.Array, u
     cands = jnp.concatenate([base[None], coresets[:1] if ncs == 2 else coresets])
 
     def rel_mmd2(s):
-        return rows(s, s).mean() - 2 * mean_k[s].mean()
+        return src.sub(s, s).mean() - 2 * mean_k[s].mean()
 
     scores = jax.vmap(rel_mmd2)(cands)
     start = cands[jnp.argmin(scores)]  # argmin keeps the first minimum: baseline wins ties
-    everyone = jnp.arange(n)
     two_over = 2.0 / size
-    stat = diag / size + 2 * (rows(everyone, start).sum(axis=1) / size - mean_k)
+    stat = diag / size + 2 * (src.sub(jnp.arange(n), start).sum(axis=1) / size - mean_k)
     count = jnp.zeros((n,), jnp.int32).at[start].add(1)
 
     def step(carry, p):
         s, stat, count = carry
         c = s[p]
-        stat = stat - rows(c[None], everyone)[0] * two_over
+        stat = stat - src.row(c) * two_over
         count = count.at[c].add(-1)
         if unique:
             masked = jnp.where(count > 0, jnp.inf, stat)
@@ -161,7 +239,7 @@ def _swap(rows: Rows, diag: jax.Array, mean_k: jax.Array, coresets: jax.Array, u
             z = jnp.where(masked[c] <= masked[z], c, z)  # keep the swapped-out point on ties
         else:
             z = jnp.argmin(stat)
-        stat = stat + rows(z[None], everyone)[0] * two_over
+        stat = stat + src.row(z) * two_over
         return (s.at[p].set(z), stat, count.at[z].add(1)), None
 
     (out, _, _), _ = lax.scan(step, (start, stat, count), jnp.arange(size))
@@ -177,31 +255,23 @@ def _uniforms(key, m: int, n_used: int, dtype) -> jax.Array:
     return jax.random.uniform(key, (m, n_used // 2), dtype)
 
 
+def _source(kernel: Kernel, x: jax.Array, block_size: int | None):
+    if block_size is None:
+        return _Dense(gram(kernel, x, x))
+    return _Stream(kernel, x, block_size)
+
+
 def _thin_core(key, x, split_k, swap_k, m, delta, swap, unique, block_size):
     """Whole KT; ``swap_k=None`` means the swap kernel is the split kernel (one Gram build)."""
-    n = x.shape[0]
-    size = n // 2**m
-    n_used = size * 2**m
+    n_used = (x.shape[0] // 2**m) * 2**m
     u = _uniforms(key, m, n_used, x.dtype)
-    if block_size is None:
-        k_split = gram(split_k, x, x)
-        rows_split = _dense_rows(k_split)
-    else:
-        rows_split = _stream_rows(split_k, x)
-    coresets = _split(rows_split, u, n_used, m, delta)
+    src = _source(split_k, x, block_size)
+    coresets = _split(src, u, n_used, m, delta)
     if not swap:
         return coresets[0]
-    if block_size is None:
-        k_swap = k_split if swap_k is None else gram(swap_k, x, x)
-        rows_swap = _dense_rows(k_swap)
-        mean_k = k_swap.mean(axis=1)
-        diag = jnp.diagonal(k_swap)
-    else:
-        swap_k = split_k if swap_k is None else swap_k
-        rows_swap = _stream_rows(swap_k, x)
-        mean_k = kernel_row_means(swap_k, x, x, block_size)
-        diag = jax.vmap(swap_k)(x, x)
-    return _swap(rows_swap, diag, mean_k, coresets, unique)
+    if swap_k is not None:
+        src = _source(swap_k, x, block_size)
+    return _swap(src, coresets, unique)
 
 
 _thin_jit = eqx.filter_jit(_thin_core)
@@ -211,30 +281,23 @@ _thin_jit = eqx.filter_jit(_thin_core)
 def _split_jit(key, x, split_k, m, delta, block_size):
     n_used = (x.shape[0] // 2**m) * 2**m
     u = _uniforms(key, m, n_used, x.dtype)
-    if block_size is None:
-        return _split(_dense_rows(gram(split_k, x, x)), u, n_used, m, delta)
-    return _split(_stream_rows(split_k, x), u, n_used, m, delta)
+    return _split(_source(split_k, x, block_size), u, n_used, m, delta)
 
 
 @eqx.filter_jit
 def _swap_jit(x, coresets, swap_k, unique, block_size):
-    if block_size is None:
-        kmat = gram(swap_k, x, x)
-        return _swap(_dense_rows(kmat), jnp.diagonal(kmat), kmat.mean(axis=1), coresets, unique)
-    mean_k = kernel_row_means(swap_k, x, x, block_size)
-    diag = jax.vmap(swap_k)(x, x)
-    return _swap(_stream_rows(swap_k, x), diag, mean_k, coresets, unique)
+    return _swap(_source(swap_k, x, block_size), coresets, unique)
 
 
 @eqx.filter_jit
 def _split_gram_jit(kmat, uniforms, m, delta):
     n_used = (kmat.shape[0] // 2**m) * 2**m
-    return _split(_dense_rows(kmat), uniforms, n_used, m, delta)
+    return _split(_Dense(kmat), uniforms, n_used, m, delta)
 
 
 @eqx.filter_jit
 def _swap_gram_jit(kmat, coresets, unique):
-    return _swap(_dense_rows(kmat), jnp.diagonal(kmat), kmat.mean(axis=1), coresets, unique)
+    return _swap(_Dense(kmat), coresets, unique)
 
 
 # ---------------------------------------------------------------------------------------------

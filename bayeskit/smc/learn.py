@@ -1,0 +1,405 @@
+"""Parameter and variational-smoother learning with PPG (or PaRIS) estimates of additive
+functionals: maximum likelihood through the Fisher identity, and Markov score climbing.
+
+- MLE: the score ``grad log p_theta(y)`` is the smoothed expectation of the additive functional
+  ``sum_t grad_theta [log m_theta(x_{t-1}, x_t) + log g_theta(x_t, y_t)]`` (Fisher identity), estimated
+  by PPG with the reference path carried from one optimiser step to the next (a Markovian
+  stochastic approximation) or by PaRIS.
+- MSC: the inclusive KL ``KL(p_theta(x | y) || q_lambda)`` has gradient ``-E_p[grad log q_lambda(X)]``;
+  for a backward Markov Gaussian family ``q(x_{T-1}) prod_t q(x_t | x_{t+1})`` that is an additive
+  functional too, so the same PPG pass estimates it.
+
+References: Cardoso et al. (2023), arXiv 2301.00900, Section 4 (PPG-based MLE and MSC); Cappe,
+Moulines & Ryden (2005), Prop. 10.1.6 (Fisher identity); Naesseth, Lindsten & Blei (2020),
+NeurIPS, "Markovian score climbing".
+"""
+
+from __future__ import annotations
+
+import functools
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from bayeskit.random import as_key
+from bayeskit.smc import filter as pf
+from bayeskit.smc.models import StateSpaceModel, _mvn_diag_logpdf
+from bayeskit.smc.paris import _check_backward_opts, _flatten, flat_functional, paris_pass
+from bayeskit.smc.ppg import initial_path, ppg_iterations
+from bayeskit.validate import check_choice, check_int
+
+__all__ = [
+    "score_functional",
+    "MLEResult",
+    "mle",
+    "MSCResult",
+    "msc",
+    "init_smoother",
+    "smoother_marginals",
+    "smoother_logpdf_term",
+]
+
+ESTIMATORS = ("ppg", "paris")
+
+
+@functools.cache
+def score_functional(model: StateSpaceModel):
+    """The Fisher-identity score as an additive functional ``h(t, x_prev, x, y, theta)``.
+
+    Returns ``grad_theta [log chi(x) + log g(x, y)]`` at ``t = 0`` and
+    ``grad_theta [log m(x_prev, x) + log g(x, y)]`` after; its smoothed expectation is
+    ``grad_theta log p_theta(y_{0:T-1})``. Cached per model so that jitted callers compile once.
+    """
+    if not isinstance(model, StateSpaceModel):
+        raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
+
+    def h(t, x_prev, x, y, theta):
+        if x_prev is None:
+
+            def f(th):
+                return model.init_logpdf(x, th) + model.obs_logpdf(x, y, th)
+
+        else:
+
+            def f(th):
+                return model.trans_logpdf(x_prev, x, th) + model.obs_logpdf(x, y, th)
+
+        return jax.grad(f)(theta)
+
+    return h
+
+
+def _progress(steps: int, progress: bool, desc: str):
+    if progress:
+        from tqdm.auto import tqdm
+
+        return tqdm(range(steps), desc=desc)
+    return range(steps)
+
+
+def _check_learn(model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iters):
+    ys, n = pf.validate_common(model, theta0, ys, n_particles)
+    nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
+    k0 = check_int(burn_in, "burn_in", minimum=0)
+    kk = check_int(iters, "iterations", minimum=1)
+    return ys, n, nb, sampler, max_trials, k0, kk
+
+
+def _estimate(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt, estimator, k0, kk, path):
+    """One additive-functional estimate (flat) and the next reference path."""
+    if estimator == "paris":
+        out = paris_pass(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt)
+        return out.estimate, path, out.faults
+    ests, paths, _, faults = ppg_iterations(
+        key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt, k0 + kk, path
+    )
+    faults = jax.tree_util.tree_map(lambda f: jnp.max(f), faults)
+    return jnp.mean(ests[k0:], axis=0), paths[-1], faults
+
+
+class MLEResult(NamedTuple):
+    """Output of :func:`mle`.
+
+    Fields: ``theta`` (last iterate), ``theta_average`` (average of the iterates over the last half
+    of the steps, the Polyak-Ruppert estimate), ``theta_trace`` (pytree with leading axis
+    ``steps + 1``), ``score_trace`` (pytree of score estimates, leading axis ``steps``),
+    ``log_likelihood_trace (steps,)`` (filter estimates of ``log p_theta(y)`` along the way).
+    """
+
+    theta: Any
+    theta_average: Any
+    theta_trace: Any
+    score_trace: Any
+    log_likelihood_trace: jax.Array
+
+
+@partial(
+    jax.jit,
+    static_argnames=("model", "h_flat", "n", "nb", "sampler", "mt", "estimator", "k0", "kk",
+                     "optimizer", "unravel"),
+)  # fmt: skip
+def _mle_step(key, theta, opt_state, path, ys, *, model, h_flat, n, nb, sampler, mt, estimator,
+              k0, kk, optimizer, unravel):  # fmt: skip
+    score, path, faults = _estimate(
+        key, model, theta, ys, h_flat, theta, n, nb, sampler, mt, estimator, k0, kk, path
+    )
+    # ascend the per-observation score: the step size then does not scale with T
+    grads = jax.tree_util.tree_map(lambda g: -g / ys.shape[0], unravel(score))
+    updates, opt_state = optimizer.update(grads, opt_state, theta)
+    return optax.apply_updates(theta, updates), opt_state, path, unravel(score), faults
+
+
+@partial(jax.jit, static_argnames=("model", "h_flat", "n", "nb", "sampler", "mt"))
+def _init_path_jit(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt):
+    return initial_path(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt)
+
+
+def mle(
+    key: Any,
+    model: StateSpaceModel,
+    theta0: Any,
+    ys: Any,
+    *,
+    estimator: str = "ppg",
+    steps: int,
+    optimizer: optax.GradientTransformation | None = None,
+    n_particles: int = 50,
+    n_backward: int = 2,
+    burn_in: int = 0,
+    iterations: int = 1,
+    sampler: str = "hybrid",
+    max_trials: int | None = None,
+    progress: bool = False,
+) -> MLEResult:
+    """Maximum likelihood by stochastic gradient ascent on PPG (or PaRIS) score estimates.
+
+    Each step estimates ``grad log p_theta(y) / T`` with the Fisher-identity functional
+    (:func:`score_functional`) and applies ``optimizer`` to its negative. With ``estimator="ppg"``
+    the reference path is carried across steps (``burn_in`` and ``iterations`` conditional passes
+    per step, the paper's ``k0`` and ``k - k0``).
+
+    Args:
+        key: an int seed or PRNG key.
+        model: the state-space model; every leaf of ``theta0`` is learned.
+        theta0: initial parameters (pytree of finite floating arrays).
+        ys: observations ``(T, dy)``.
+        estimator: ``"ppg"`` or ``"paris"``.
+        steps: optimiser steps (>= 1).
+        optimizer: an optax transformation (default ``optax.adam(1e-2)``).
+        n_particles, n_backward, sampler, max_trials: as in :func:`~bayeskit.smc.ppg.ppg`.
+        burn_in, iterations: PPG passes per step (``iterations >= 1``).
+        progress: show a tqdm bar.
+
+    Returns:
+        :class:`MLEResult`.
+
+    Raises:
+        ValueError: on bad shapes or options, non-finite inputs, NaN log-densities or all weights
+            ``-inf`` (the time step and optimiser step are named).
+    """
+    key = as_key(key)
+    estimator = check_choice(estimator, "estimator", ESTIMATORS)
+    n_steps = check_int(steps, "steps", minimum=1)
+    ys, n, nb, sampler, mt, k0, kk = _check_learn(
+        model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
+    )
+    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    h = score_functional(model)
+    h_flat, unravel, _ = flat_functional(h, model, theta0, ys)
+    theta = jax.tree_util.tree_map(jnp.asarray, theta0)
+    k_init, k_loop = jax.random.split(key)
+    path, faults = _init_path_jit(k_init, model, theta, ys, h_flat, theta, n, nb, sampler, mt)
+    pf.raise_faults(faults, "mle (initial path)")
+    opt_state = optimizer.init(theta)
+    thetas, scores, lls = [theta], [], []
+    static = dict(model=model, h_flat=h_flat, n=n, nb=nb, sampler=sampler, mt=mt,
+                  estimator=estimator, k0=k0, kk=kk, optimizer=optimizer, unravel=unravel)  # fmt: skip
+    for i in _progress(n_steps, progress, "mle"):
+        theta, opt_state, path, score, faults = _mle_step(
+            jax.random.fold_in(k_loop, i), theta, opt_state, path, ys, **static
+        )
+        pf.raise_faults(faults, f"mle step {i}")
+        thetas.append(theta)
+        scores.append(score)
+    stack = lambda xs: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *xs)  # noqa: E731
+    theta_trace = stack(thetas)
+    half = n_steps // 2 + 1
+    theta_avg = jax.tree_util.tree_map(lambda a: jnp.mean(a[half:], axis=0), theta_trace)
+    lls = _loglik_trace(k_loop, model, theta_trace, ys, n)
+    return MLEResult(theta, theta_avg, theta_trace, stack(scores), lls)
+
+
+@partial(jax.jit, static_argnames=("model", "n"))
+def _loglik_trace_jit(key, model, thetas, ys, n):
+    def one(th):
+        return pf._bootstrap_filter(key, model, th, ys, n, "multinomial")[0].log_likelihood
+
+    return jax.lax.map(one, thetas)
+
+
+def _loglik_trace(key, model, theta_trace, ys, n):
+    # thin to at most 50 evaluations so long runs stay cheap
+    steps = jax.tree_util.tree_leaves(theta_trace)[0].shape[0] - 1
+    idx = np.unique(np.linspace(1, steps, min(steps, 50)).astype(int))
+    sub = jax.tree_util.tree_map(lambda a: a[idx], theta_trace)
+    out = np.full(steps, np.nan)
+    out[idx - 1] = np.asarray(_loglik_trace_jit(key, model, sub, ys, n))
+    return jnp.asarray(out)
+
+
+# ----------------------------------------------------------------------- Markov score climbing
+def init_smoother(n_steps: int, dim_x: int, dtype: Any = jnp.float32) -> dict:
+    """Initial parameters of the backward Markov Gaussian smoother
+    ``q(x_{T-1}) prod_{t<T-1} N(x_t; a_t x_{t+1} + b_t, diag(exp(2 log_s_t)))``.
+
+    Returns a dict ``{"a": (T-1, dx, dx), "b": (T-1, dx), "log_s": (T-1, dx), "m_last": (dx,),
+    "log_s_last": (dx,)}`` with ``a = 0``, ``b = 0``, unit scales.
+    """
+    T = check_int(n_steps, "n_steps", minimum=2)
+    d = check_int(dim_x, "dim_x", minimum=1)
+    return {
+        "a": jnp.zeros((T - 1, d, d), dtype),
+        "b": jnp.zeros((T - 1, d), dtype),
+        "log_s": jnp.zeros((T - 1, d), dtype),
+        "m_last": jnp.zeros((d,), dtype),
+        "log_s_last": jnp.zeros((d,), dtype),
+    }
+
+
+def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
+    """``log q(x_{t-1} | x_t)`` for ``t >= 1`` plus ``log q(x_{T-1})`` when ``t = T - 1``."""
+    T = lam["b"].shape[0] + 1
+    mean = lam["a"][t - 1] @ x + lam["b"][t - 1]
+    term = _mvn_diag_logpdf(x_prev, mean, 2.0 * lam["log_s"][t - 1])
+    last = _mvn_diag_logpdf(x, lam["m_last"], 2.0 * lam["log_s_last"])
+    return term + jnp.where(t == T - 1, last, 0.0)
+
+
+def _msc_h(t, x_prev, x, y, lam):
+    if x_prev is None:
+        return jax.tree_util.tree_map(jnp.zeros_like, lam)
+    return jax.grad(lambda p: smoother_logpdf_term(t, x_prev, x, p))(lam)
+
+
+def smoother_marginals(lam: dict) -> tuple[jax.Array, jax.Array]:
+    """Marginal means ``(T, dx)`` and covariances ``(T, dx, dx)`` of the Markov Gaussian smoother.
+
+    Raises:
+        ValueError: if ``lam`` lacks the fields of :func:`init_smoother`.
+    """
+    missing = {"a", "b", "log_s", "m_last", "log_s_last"} - set(lam)
+    if missing:
+        raise ValueError(f"lam: missing fields {sorted(missing)}")
+
+    def step(carry, p):
+        m, P = carry
+        a, b, log_s = p
+        m = a @ m + b
+        P = a @ P @ a.T + jnp.diag(jnp.exp(2.0 * log_s))
+        return (m, P), (m, P)
+
+    init = (lam["m_last"], jnp.diag(jnp.exp(2.0 * lam["log_s_last"])))
+    _, (ms, Ps) = jax.lax.scan(step, init, (lam["a"], lam["b"], lam["log_s"]), reverse=True)
+    return jnp.concatenate([ms, init[0][None]]), jnp.concatenate([Ps, init[1][None]])
+
+
+class MSCResult(NamedTuple):
+    """Output of :func:`msc`: ``lam`` (last iterate), ``lam_average`` (average over the last half
+    of the steps), ``grad_norm_trace (steps,)`` (norm of the estimated inclusive-KL gradient)."""
+
+    lam: dict
+    lam_average: dict
+    grad_norm_trace: jax.Array
+
+
+@partial(
+    jax.jit,
+    static_argnames=("model", "n", "nb", "sampler", "mt", "estimator", "k0", "kk", "optimizer",
+                     "unravel"),
+)  # fmt: skip
+def _msc_step(key, lam, opt_state, path, theta, ys, *, model, n, nb, sampler, mt, estimator, k0,
+              kk, optimizer, unravel):  # fmt: skip
+    h_flat = _flatten(_msc_h)
+    g, path, faults = _estimate(
+        key, model, theta, ys, h_flat, lam, n, nb, sampler, mt, estimator, k0, kk, path
+    )
+    updates, opt_state = optimizer.update(jax.tree_util.tree_map(jnp.negative, unravel(g)),
+                                          opt_state, lam)  # fmt: skip
+    return optax.apply_updates(lam, updates), opt_state, path, jnp.linalg.norm(g), faults
+
+
+def msc(
+    key: Any,
+    model: StateSpaceModel,
+    theta: Any,
+    ys: Any,
+    *,
+    steps: int,
+    lam0: dict | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    estimator: str = "ppg",
+    n_particles: int = 50,
+    n_backward: int = 2,
+    burn_in: int = 0,
+    iterations: int = 1,
+    sampler: str = "hybrid",
+    max_trials: int | None = None,
+    progress: bool = False,
+) -> MSCResult:
+    """Fit a backward Markov Gaussian smoother to ``p_theta(x | y)`` by Markov score climbing.
+
+    Minimises the inclusive KL by stochastic gradient steps on ``-E_p[grad log q_lambda(X)]``,
+    estimated by PPG with the reference path carried across steps (or by PaRIS). The family
+    contains the exact smoother of a linear Gaussian model (its backward kernels are linear
+    Gaussian), so there ``lambda`` converges to the RTS smoother. ``tau`` holds the full gradient
+    (dimension about ``T d_x (d_x + 2)``), so memory and time grow like ``T^2``: keep ``T``
+    moderate.
+
+    Args:
+        key: an int seed or PRNG key.
+        model: the state-space model (``theta`` stays fixed).
+        theta: model parameters.
+        ys: observations ``(T, dy)``.
+        steps: optimiser steps (>= 1).
+        lam0: initial smoother parameters (default :func:`init_smoother`).
+        optimizer: an optax transformation (default ``optax.adam(5e-2)``).
+        estimator, n_particles, n_backward, burn_in, iterations, sampler, max_trials, progress:
+            as in :func:`mle`.
+
+    Returns:
+        :class:`MSCResult`.
+
+    Raises:
+        ValueError: on bad shapes or options, a ``lam0`` of the wrong shape, or numerical
+            faults (the time step is named).
+    """
+    key = as_key(key)
+    estimator = check_choice(estimator, "estimator", ESTIMATORS)
+    n_steps = check_int(steps, "steps", minimum=1)
+    ys, n, nb, sampler, mt, k0, kk = _check_learn(
+        model, theta, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
+    )
+    T, d = ys.shape[0], model.dim_x
+    ref = init_smoother(T, d, ys.dtype)
+    if lam0 is None:
+        lam = ref
+    else:
+        if not isinstance(lam0, dict) or set(lam0) != set(ref):
+            raise ValueError(f"lam0: expected a dict with keys {sorted(ref)}")
+        for name in ref:
+            if jnp.shape(lam0[name]) != ref[name].shape:
+                raise ValueError(
+                    f"lam0[{name!r}]: expected shape {ref[name].shape}, got {jnp.shape(lam0[name])}"
+                )
+        lam = {k: jnp.asarray(v, ys.dtype) for k, v in lam0.items()}
+    optimizer = optax.adam(5e-2) if optimizer is None else optimizer
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    _, unravel = ravel_pytree(lam)
+    h_flat = _flatten(_msc_h)
+    k_init, k_loop = jax.random.split(key)
+    path, faults = _init_path_jit(k_init, model, theta, ys, h_flat, lam, n, nb, sampler, mt)
+    pf.raise_faults(faults, "msc (initial path)")
+    opt_state = optimizer.init(lam)
+    static = dict(model=model, n=n, nb=nb, sampler=sampler, mt=mt, estimator=estimator, k0=k0,
+                  kk=kk, optimizer=optimizer, unravel=unravel)  # fmt: skip
+    half = n_steps // 2
+    total, count, norms = None, 0, []
+    for i in _progress(n_steps, progress, "msc"):
+        lam, opt_state, path, gnorm, faults = _msc_step(
+            jax.random.fold_in(k_loop, i), lam, opt_state, path, theta, ys, **static
+        )
+        pf.raise_faults(faults, f"msc step {i}")
+        norms.append(gnorm)
+        if i >= half:
+            total = lam if total is None else jax.tree_util.tree_map(jnp.add, total, lam)
+            count += 1
+    lam_avg = jax.tree_util.tree_map(lambda a: a / count, total)
+    return MSCResult(lam, lam_avg, jnp.stack(norms))

@@ -1,0 +1,55 @@
+"""Shared fixtures for the smc tests: everything runs in float64 (the Kalman truth needs it)."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from bayeskit.smc import models
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def h_sxx(t, x_prev, x, y, theta):
+    """(sum x_t, sum x_t x_{t+1}) for a 1-D state."""
+    if x_prev is None:
+        return jnp.stack([x[0], jnp.zeros_like(x[0])])
+    return jnp.stack([x[0], x_prev[0] * x[0]])
+
+
+def lgssm_1d():
+    rho = 0.9
+    with jax.enable_x64(True):
+        model = models.linear_gaussian(1, P0=jnp.array([[1.0 / (1.0 - rho**2)]]))
+        theta = {"A": jnp.array([[rho]]), "log_q": jnp.zeros(1), "log_r": jnp.zeros(1)}
+    return model, theta
+
+
+@pytest.fixture(scope="session")
+def lg1():
+    """1-D LGSSM (rho = 0.9, unit noises, stationary start) with T = 50 observations."""
+    model, theta = lgssm_1d()
+    with jax.enable_x64(True):
+        _, ys = models.simulate(0, model, theta, 50)
+    return model, theta, ys
+
+
+def nan_model():
+    """A model whose observation log-density is NaN once the state leaves [-50, 50]... and at
+    every step with y > 100 (used to trigger the NaN check at a known step)."""
+    base, _ = lgssm_1d()
+
+    def obs_logpdf(x, y, theta):
+        return jnp.where(y[0] > 100.0, jnp.nan, base.obs_logpdf(x, y, theta))
+
+    def dead_obs(x, y, theta):
+        return jnp.where(y[0] < -100.0, -jnp.inf, base.obs_logpdf(x, y, theta))
+
+    from dataclasses import replace
+
+    return replace(base, obs_logpdf=obs_logpdf, name="nan"), replace(
+        base, obs_logpdf=dead_obs, name="dead"
+    )

@@ -23,6 +23,7 @@ from gpjax.kernels.computations import AbstractKernelComputation, DenseKernelCom
 from gpjax.kernels.stationary.base import StationaryKernel
 from gpjax.kernels.stationary.utils import euclidean_distance, squared_distance
 from gpjax.parameters import PositiveReal, Real, val
+from paramax import AbstractUnwrappable
 
 from bayeskit.validate import check_array, check_int, check_positive
 
@@ -49,6 +50,19 @@ class RadialKernel(StationaryKernel):
     or a vector of shape ``(d,)`` (one per input dimension); ``variance`` is the value at zero
     distance.
     """
+
+    def __init__(self, lengthscale=1.0, variance=1.0, **kwargs):
+        """Build the kernel; ``kwargs`` are GPJax's (``active_dims``, ``n_dims``, ...).
+
+        Raises:
+            ValueError: if ``lengthscale`` or ``variance`` is not finite and positive, or
+                ``lengthscale`` has rank above 1.
+        """
+        for name, value in (("lengthscale", lengthscale), ("variance", variance)):
+            if not isinstance(value, AbstractUnwrappable):
+                check_array(value, name, ndim=(0, 1) if name == "lengthscale" else 0)
+                check_positive(value, name)
+        super().__init__(lengthscale=lengthscale, variance=variance, **kwargs)
 
     def profile(self, tau: jax.Array) -> jax.Array:
         """The kernel as a function of the scaled distance ``tau >= 0`` (value 1 at 0)."""

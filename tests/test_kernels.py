@@ -118,6 +118,19 @@ def test_gram_rejects_bad_input():
         K.gram("gaussian", jnp.zeros((4, 2)))
 
 
+def test_radial_kernels_reject_bad_parameters():
+    with pytest.raises(ValueError, match="lengthscale: expected positive values, got -1.0"):
+        K.Gaussian(lengthscale=-1.0)
+    with pytest.raises(ValueError, match="variance: expected positive values, got 0.0"):
+        K.Matern32(variance=0.0)
+    with pytest.raises(ValueError, match="lengthscale: expected finite values"):
+        K.Laplace(lengthscale=np.nan)
+    with pytest.raises(ValueError, match="lengthscale: expected an array of rank 0 or 1"):
+        K.Sinc(lengthscale=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="variance: expected an array of rank 0"):
+        K.Matern52(variance=[1.0, 2.0])
+
+
 def test_mixture_kernels_reject_bad_parameters():
     with pytest.raises(ValueError, match=r"means: expected shape \(2, d\) to match weights"):
         K.SpectralMixture([1.0, 1.0], [[0.0]], [[1.0]])

@@ -62,6 +62,11 @@ def test_key_stream_never_repeats_a_key():
     assert len(set(everything)) == len(everything)
 
 
+def test_key_stream_rejects_bad_seed():
+    with pytest.raises(TypeError, match="seed_or_key: .*got float"):
+        KeyStream(0.5)
+
+
 def test_key_stream_split_rejects_bad_counts():
     ks = KeyStream(0)
     for bad in (0, -2, 2.0, True):

@@ -1,0 +1,153 @@
+"""Tests for bayeskit.fbm.exact: covariances, samplers, fOU likelihood and MLE."""
+
+import jax
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.special import gamma as gamma_fn
+from scipy.stats import multivariate_normal
+
+from bayeskit.fbm.exact import (
+    circulant_eigenvalues,
+    fbm_covariance,
+    fgn_autocovariance,
+    fou_covariance,
+    fou_log_likelihood,
+    fou_mle,
+    sample_fbm,
+    sample_fou,
+)
+from bayeskit.fbm.mafbm import variance_scale
+
+
+def _rl_reference(t, s, hurst):
+    a = hurst + 0.5
+    lo, hi = min(t, s), max(t, s)
+    if lo == hi:
+        return lo ** (2 * a - 1) / (2 * a - 1) / gamma_fn(a) ** 2
+    # QUADPACK's algebraic weight integrates the (lo - u)^(a - 1) endpoint singularity exactly
+    val = quad(lambda u: (hi - u) ** (a - 1), 0, lo, weight="alg", wvar=(0, a - 1))[0]
+    return val / gamma_fn(a) ** 2
+
+
+@pytest.mark.parametrize("hurst", [0.2, 0.7])
+def test_type2_covariance_matches_quadrature(hurst):
+    t = np.array([0.1, 0.5, 1.0, 1.7])
+    with jax.enable_x64(True):
+        cov = np.asarray(fbm_covariance(t, t, np.float64(hurst), kind="type2"))
+    ref = np.array([[_rl_reference(a, b, hurst) for b in t] for a in t])
+    np.testing.assert_allclose(cov, ref, rtol=1e-5)
+    # Var = t^2H / (2H Gamma(H + 1/2)^2), the brief's V_II
+    np.testing.assert_allclose(
+        np.diag(cov), t ** (2 * hurst) * float(variance_scale(hurst, "type2")), rtol=1e-5
+    )
+
+
+def test_variance_scales_reference_values():
+    for h, v1, v2 in [(0.2, 1.9175, 1.4837), (0.7, 0.9951, 0.8473)]:
+        assert float(variance_scale(h, "type1")) == pytest.approx(v1, abs=1e-4)
+        assert float(variance_scale(h, "type2")) == pytest.approx(v2, abs=1e-4)
+
+
+def test_standard_and_type1_covariance():
+    t = np.linspace(0.0, 2.0, 9)
+    h = 0.3
+    with jax.enable_x64(True):
+        std = np.asarray(fbm_covariance(t, t, np.float64(h)))
+        t1 = np.asarray(fbm_covariance(t, t, np.float64(h), kind="type1"))
+        scale = float(variance_scale(np.float64(h), "type1"))
+    expected = 0.5 * (
+        t[:, None] ** (2 * h) + t[None] ** (2 * h) - np.abs(t[:, None] - t[None]) ** (2 * h)
+    )
+    np.testing.assert_allclose(std, expected, atol=1e-12)
+    np.testing.assert_allclose(t1, std * scale, rtol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(fgn_autocovariance(np.arange(3), 0.5)), [1, 0, 0], atol=1e-6
+    )
+
+
+def test_circulant_embedding_nonnegative():
+    for h in (0.05, 0.3, 0.5, 0.8, 0.95):
+        eig = circulant_eigenvalues(h, 128)
+        assert eig.min() >= -1e-10 * eig.max()
+
+
+@pytest.mark.parametrize("method", ["davies_harte", "cholesky"])
+@pytest.mark.parametrize("hurst", [0.2, 0.7])
+def test_samplers_match_exact_covariance(method, hurst):
+    n_paths = 20000
+    x = np.asarray(sample_fbm(1, hurst, n_steps=32, n_paths=n_paths, method=method), np.float64)
+    t = np.linspace(0.0, 1.0, 33)
+    cov = np.asarray(fbm_covariance(t, t, hurst), np.float64)
+    # sup over the grid of the sample covariance error: 5 standard errors sqrt(2/N) max Var
+    assert np.abs(np.cov(x.T, bias=True) - cov).max() <= 5 * np.sqrt(2 / n_paths)
+    assert np.all(x[:, 0] == 0)
+
+
+def test_type2_sampler_uses_cholesky_and_matches():
+    n_paths = 20000
+    x = np.asarray(sample_fbm(2, 0.3, n_steps=16, n_paths=n_paths, kind="type2"), np.float64)
+    t = np.linspace(0.0, 1.0, 17)
+    cov = np.asarray(fbm_covariance(t, t, 0.3, kind="type2"), np.float64)
+    assert np.abs(np.cov(x.T, bias=True) - cov).max() <= 5 * np.sqrt(2 / n_paths) * cov.max()
+
+
+def test_fou_covariance_special_cases():
+    # theta = 0: X = sigma B_H exactly at the observation times
+    with jax.enable_x64(True):
+        cov = np.asarray(fou_covariance(0.3, 0.0, 2.0, n_obs=5, obs_dt=0.2, substeps=3))
+        t = np.arange(1, 6) * 0.2
+        ref = 4.0 * np.asarray(fbm_covariance(t, t, np.float64(0.3)))
+        np.testing.assert_allclose(cov, ref, rtol=1e-10)
+        # H = 1/2: exponential-Euler OU, Var X_j = sigma^2 h sum_k e^{-2 theta h k}
+        h, theta = 0.05, 1.5
+        cov = np.asarray(fou_covariance(0.5, theta, 1.0, n_obs=4, obs_dt=h, substeps=1))
+    expected = [h * sum(np.exp(-2 * theta * h * k) for k in range(j)) for j in range(1, 5)]
+    np.testing.assert_allclose(np.diag(cov), expected, rtol=1e-10)
+
+
+def test_fou_likelihood_matches_scipy_and_sampler():
+    times, values = sample_fou(3, 0.6, 1.0, 0.5, n_obs=8, obs_dt=0.25, n_paths=3, obs_noise=0.1)
+    v = np.asarray(values, np.float64)
+    with jax.enable_x64(True):
+        cov = np.asarray(fou_covariance(0.6, 1.0, 0.5, n_obs=8, obs_dt=0.25))
+    ref = multivariate_normal(np.zeros(8), cov + 0.01 * np.eye(8)).logpdf(v).sum()
+    got = fou_log_likelihood(v, 0.6, 1.0, 0.5, obs_dt=0.25, obs_noise=0.1)
+    assert got == pytest.approx(ref, rel=1e-10)
+    np.testing.assert_allclose(np.asarray(times), np.arange(1, 9) * 0.25, rtol=1e-6)
+
+
+def test_fou_mle_recovers_hurst():
+    _, values = sample_fou(5, 0.7, 1.0, 0.5, n_obs=100, obs_dt=0.05, n_paths=32, obs_noise=0.05)
+    mle = fou_mle(np.asarray(values), obs_dt=0.05, obs_noise=0.05)
+    assert mle.success
+    # the sd of the joint (H, theta, sigma) MLE at this size is ~0.03: allow ~3 sd
+    assert abs(mle.hurst - 0.7) < 0.1
+    assert mle.log_likelihood >= fou_log_likelihood(
+        np.asarray(values), 0.7, 1.0, 0.5, obs_dt=0.05, obs_noise=0.05
+    )
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="hurst"):
+        fbm_covariance(np.ones(2), np.ones(2), 1.0)
+    with pytest.raises(ValueError, match="kind"):
+        fbm_covariance(np.ones(2), np.ones(2), 0.5, kind="type3")
+    with pytest.raises(ValueError, match="t"):
+        fbm_covariance(np.array([-1.0]), np.ones(2), 0.5)
+    with pytest.raises(ValueError, match="n_steps"):
+        sample_fbm(0, 0.5, n_steps=0, n_paths=2)
+    with pytest.raises(ValueError, match="method"):
+        sample_fbm(0, 0.5, n_steps=4, n_paths=2, kind="type2", method="davies_harte")
+    with pytest.raises(ValueError, match="hurst"):
+        sample_fbm(0, -0.1, n_steps=4, n_paths=2)
+    with pytest.raises(ValueError, match="horizon"):
+        sample_fbm(0, 0.5, n_steps=4, n_paths=2, horizon=0.0)
+    with pytest.raises(ValueError, match="values"):
+        fou_mle(np.array([[0.1, np.nan, 0.2]]), obs_dt=0.1)
+    with pytest.raises(ValueError, match="obs_dt"):
+        fou_log_likelihood(np.zeros((1, 3)), 0.5, 1.0, 1.0, obs_dt=0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        fou_covariance(0.5, 1.0, -1.0, n_obs=3, obs_dt=0.1)
+    with pytest.raises(ValueError, match="n_obs"):
+        sample_fou(0, 0.5, 1.0, 1.0, n_obs=0, obs_dt=0.1, n_paths=1)

@@ -1,0 +1,66 @@
+"""Tests for bayeskit.thinning.mmd: exact values against a dense NumPy formula."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit.kernels import Gaussian
+from bayeskit.thinning import mmd
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((50, 3)), rng.standard_normal((7, 3))
+
+
+def dense_mmd(x, y, w, ls=1.5):
+    def k(a, b):
+        return np.exp(-((a[:, None] - b[None]) ** 2).sum(-1) / (2 * ls**2))
+
+    w = w / w.sum()
+    return np.sqrt(k(x, x).mean() - 2 * k(x, y).mean(0) @ w + w @ k(y, y) @ w)
+
+
+def test_mmd_matches_dense_formula(data):
+    x, y = data
+    kern = Gaussian(lengthscale=1.5)
+    with jax.enable_x64(True):
+        w = np.arange(1.0, 8.0)
+        # block_size 16 does not divide 50: the padded last block must not change the value
+        got = mmd(x, kern, y=y, weights=w, block_size=16)
+        assert got == pytest.approx(dense_mmd(x, y, w), rel=1e-10)  # float64 rounding only
+        idx = np.array([3, 3, 10, 49])  # repeated indices count twice
+        assert mmd(x, kern, idx=idx) == pytest.approx(dense_mmd(x, x[idx], np.ones(4)), rel=1e-10)
+
+
+def test_mmd_zero_for_the_input_itself(data):
+    x, _ = data
+    kern = Gaussian(lengthscale=1.5)
+    with jax.enable_x64(True):
+        assert mmd(x, kern) == pytest.approx(0.0, abs=1e-7)  # sqrt of a ~1e-16 residual
+        assert mmd(x, kern, idx=np.arange(50)) == pytest.approx(0.0, abs=1e-7)
+    # float32: the clipped square root stays finite (no NaN from a slightly negative MMD^2)
+    assert np.isfinite(mmd(x.astype(np.float32), kern, y=x.astype(np.float32)))
+
+
+def test_mmd_bad_inputs(data):
+    x, y = data
+    kern = Gaussian(lengthscale=1.5)
+    with pytest.raises(ValueError, match="idx, y: pass at most one"):
+        mmd(x, kern, idx=np.array([0]), y=y)
+    with pytest.raises(ValueError, match="idx: expected a non-empty set of indices in"):
+        mmd(x, kern, idx=np.array([50]))
+    with pytest.raises(TypeError, match="idx: expected integer indices"):
+        mmd(x, kern, idx=np.array([0.5]))
+    with pytest.raises(ValueError, match="y: expected shape"):
+        mmd(x, kern, y=y[:, :2])
+    with pytest.raises(ValueError, match="weights: expected non-negative"):
+        mmd(x, kern, y=y, weights=-np.ones(7))
+    with pytest.raises(ValueError, match="weights: expected a positive total"):
+        mmd(x, kern, y=y, weights=np.zeros(7))
+    with pytest.raises(ValueError, match="x: expected finite values"):
+        mmd(np.full((3, 2), np.inf), kern)
+    with pytest.raises(ValueError, match="x: expected an array of rank 2"):
+        mmd(jnp.ones(3), kern)

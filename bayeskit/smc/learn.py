@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
@@ -107,15 +106,13 @@ class MLEResult(NamedTuple):
 
     Fields: ``theta`` (last iterate), ``theta_average`` (average of the iterates over the last half
     of the steps, the Polyak-Ruppert estimate), ``theta_trace`` (pytree with leading axis
-    ``steps + 1``), ``score_trace`` (pytree of score estimates, leading axis ``steps``),
-    ``log_likelihood_trace (steps,)`` (filter estimates of ``log p_theta(y)`` along the way).
+    ``steps + 1``) and ``score_trace`` (pytree of score estimates, leading axis ``steps``).
     """
 
     theta: Any
     theta_average: Any
     theta_trace: Any
     score_trace: Any
-    log_likelihood_trace: jax.Array
 
 
 @partial(
@@ -198,7 +195,7 @@ def mle(
     path, faults = _init_path_jit(k_init, model, theta, ys, h_flat, theta, n, nb, sampler, mt)
     pf.raise_faults(faults, "mle (initial path)")
     opt_state = optimizer.init(theta)
-    thetas, scores, lls = [theta], [], []
+    thetas, scores = [theta], []
     static = dict(model=model, h_flat=h_flat, n=n, nb=nb, sampler=sampler, mt=mt,
                   estimator=estimator, k0=k0, kk=kk, optimizer=optimizer, unravel=unravel)  # fmt: skip
     for i in _progress(n_steps, progress, "mle"):
@@ -212,26 +209,7 @@ def mle(
     theta_trace = stack(thetas)
     half = n_steps // 2 + 1
     theta_avg = jax.tree_util.tree_map(lambda a: jnp.mean(a[half:], axis=0), theta_trace)
-    lls = _loglik_trace(k_loop, model, theta_trace, ys, n)
-    return MLEResult(theta, theta_avg, theta_trace, stack(scores), lls)
-
-
-@partial(jax.jit, static_argnames=("model", "n"))
-def _loglik_trace_jit(key, model, thetas, ys, n):
-    def one(th):
-        return pf._bootstrap_filter(key, model, th, ys, n, "multinomial")[0].log_likelihood
-
-    return jax.lax.map(one, thetas)
-
-
-def _loglik_trace(key, model, theta_trace, ys, n):
-    # thin to at most 50 evaluations so long runs stay cheap
-    steps = jax.tree_util.tree_leaves(theta_trace)[0].shape[0] - 1
-    idx = np.unique(np.linspace(1, steps, min(steps, 50)).astype(int))
-    sub = jax.tree_util.tree_map(lambda a: a[idx], theta_trace)
-    out = np.full(steps, np.nan)
-    out[idx - 1] = np.asarray(_loglik_trace_jit(key, model, sub, ys, n))
-    return jnp.asarray(out)
+    return MLEResult(theta, theta_avg, theta_trace, stack(scores))
 
 
 # ----------------------------------------------------------------------- Markov score climbing

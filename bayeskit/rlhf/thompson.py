@@ -1,0 +1,279 @@
+"""Model-based Thompson sampling from trajectory preferences, with active queries.
+
+Each episode t (Wu & Sun 2024, Algorithm 2, tabular instance):
+
+1. sample transitions ``P_t ~ Dir(alpha_0 + N(s, a, .))`` for every (s, a) (conjugate counts of
+   all observed transitions) and a reward ``theta_t`` from the Laplace posterior of Bayesian
+   logistic regression on the queried preferences (:mod:`bayeskit.rlhf.preference`);
+2. plan exactly in the sampled model (backward induction);
+3. compare a trajectory of the new policy with one of a reference policy (the previous policy by
+   default; ``reference="fresh"`` draws a second posterior policy, which with ``query="always"``
+   is Dueling Posterior Sampling, Novoseller et al. 2020);
+4. ask for a label only if ``u_t = E |(r - r')(tau^1) - (r - r')(tau^0)|``, with ``r, r'`` i.i.d.
+   from the reward posterior, exceeds epsilon; ``u_t`` is estimated from
+   ``num_query_draws`` posterior pairs.
+
+``feedback="numeric"`` turns the agent into PSRL with numeric rewards (the oracle baseline): it
+observes noisy per-step rewards of its own trajectory every episode and keeps the conjugate
+Gaussian posterior of ``theta``. ``greedy=True`` plans in the posterior mean model instead of a
+sample (no randomization).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from bayeskit.rlhf.envs import DuelingBandit, _prefer, plan, policy_value, reward_error, rollout
+from bayeskit.rlhf.lsvi import QUERY_RULES, EpisodeInfo, _decide, _perturb
+from bayeskit.rlhf.preference import _gaussian_draws, _hessian, _newton
+from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
+
+__all__ = [
+    "ThompsonSampling",
+    "ThompsonState",
+    "query_statistic_mc",
+    "sample_transitions",
+    "init",
+    "build_kernel",
+]
+
+
+class ThompsonState(NamedTuple):
+    """Posterior state of model-based Thompson sampling.
+
+    Attributes:
+        theta_map: ``(d,)`` MAP of the preference reward posterior.
+        diffs, labels, mask: ``(T, d)``, ``(T,)``, ``(T,)`` preference buffers (mask: queried).
+        counts: ``(S, A, S)`` transition counts of all observed transitions.
+        num_precision, num_moment: ``(d, d)`` and ``(d,)`` conjugate Gaussian posterior of the
+            numeric-reward baseline (precision and precision-weighted mean).
+        reference: ``(H, S)`` the comparison policy.
+        t: episode index.
+    """
+
+    theta_map: jax.Array
+    diffs: jax.Array
+    labels: jax.Array
+    mask: jax.Array
+    counts: jax.Array
+    num_precision: jax.Array
+    num_moment: jax.Array
+    reference: jax.Array
+    t: jax.Array
+
+
+class ThompsonSampling(eqx.Module):
+    """Configuration of model-based preference Thompson sampling.
+
+    Attributes:
+        epsilon: query threshold (>= 0) for ``query="active"``.
+        lam: prior precision of theta (> 0).
+        scale: link scale c assumed by the learner; ``None`` takes the oracle's in ``run``.
+        concentration: Dirichlet prior concentration alpha_0 (> 0).
+        inflation: multiplies the posterior sd of the reward sample (> 0; 1 is plain TS).
+        query_rate: query probability for ``query="uniform"``, in [0, 1].
+        reward_noise: sd of the numeric rewards for ``feedback="numeric"`` (> 0).
+        num_query_draws: posterior pairs used to estimate ``u_t`` (static, >= 1).
+        query: "active", "always" or "uniform" (static).
+        reference: "previous", "initial" or "fresh" (a second posterior sample; static).
+        feedback: "preference" or "numeric" (static).
+        greedy: plan in the posterior mean model, no sampling (static).
+        newton_steps: warm-started Newton steps per episode for the MAP (static).
+    """
+
+    epsilon: float = 0.0
+    lam: float = 1.0
+    scale: float | None = None
+    concentration: float = 1.0
+    inflation: float = 1.0
+    query_rate: float = 1.0
+    reward_noise: float = 0.1
+    num_query_draws: int = eqx.field(static=True, default=32)
+    query: str = eqx.field(static=True, default="active")
+    reference: str = eqx.field(static=True, default="previous")
+    feedback: str = eqx.field(static=True, default="preference")
+    greedy: bool = eqx.field(static=True, default=False)
+    newton_steps: int = eqx.field(static=True, default=3)
+
+    def __check_init__(self):
+        check_in_range(self.epsilon, "epsilon", 0.0, None, closed=(True, False))
+        check_positive(self.lam, "lam")
+        if self.scale is not None:
+            check_positive(self.scale, "scale")
+        check_positive(self.concentration, "concentration")
+        check_positive(self.inflation, "inflation")
+        check_in_range(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
+        check_positive(self.reward_noise, "reward_noise")
+        check_int(self.num_query_draws, "num_query_draws", minimum=1)
+        check_choice(self.query, "query", QUERY_RULES)
+        check_choice(self.reference, "reference", ("previous", "initial", "fresh"))
+        check_choice(self.feedback, "feedback", ("preference", "numeric"))
+        check_int(self.newton_steps, "newton_steps", minimum=1)
+
+    def init(self, key, env, episodes: int) -> ThompsonState:
+        return init(key, env, self, episodes)
+
+    def build_kernel(self, env):
+        return build_kernel(env, self)
+
+
+def query_statistic_mc(key, diff, mean, precision, *, num_draws: int = 32) -> jax.Array:
+    """Monte Carlo query statistic ``mean_i |<theta_i - theta'_i, x>|`` over posterior pairs.
+
+    Args:
+        key: PRNG key or int seed.
+        diff: ``(d,)`` feature difference of the two trajectories.
+        mean: ``(d,)`` posterior mean.
+        precision: ``(d, d)`` posterior precision (Gaussian posterior).
+        num_draws: number of independent pairs (>= 1).
+
+    Returns:
+        Scalar estimate of ``E |<theta - theta', x>|``; for a Gaussian posterior it converges
+        to ``2 |x|_{precision^{-1}} / sqrt(pi)`` (:func:`bayeskit.rlhf.lsvi.query_statistic`).
+
+    Raises:
+        ValueError: on wrong shapes or ``num_draws < 1``.
+
+    Reference: Wu & Sun 2024, Sec. 5 (query condition of Algorithm 2).
+    """
+    from bayeskit.random import as_key
+
+    x = check_array(diff, "diff", ndim=1)
+    d = x.shape[0]
+    m = check_array(mean, "mean", shape=(d,))
+    P = check_array(precision, "precision", shape=(d, d))
+    n = check_int(num_draws, "num_draws", minimum=1)
+    return _query_stat_mc(as_key(key), x, m, P, n, 1.0)
+
+
+def _query_stat_mc(key, x, mean, precision, n, inflation):
+    draws = _gaussian_draws(key, jnp.zeros_like(mean), precision, 2 * n) * inflation
+    return jnp.abs((draws[:n] - draws[n:]) @ x).mean()
+
+
+def sample_transitions(key, counts, concentration=1.0) -> jax.Array:
+    """One draw of the Dirichlet transition posterior, shape ``(S, A, S)``.
+
+    Args:
+        key: PRNG key or int seed.
+        counts: ``(S, A, S)`` non-negative transition counts.
+        concentration: prior ``alpha_0 > 0``.
+
+    Returns:
+        Row-stochastic ``(S, A, S)`` sample of ``Dir(alpha_0 + counts[s, a])`` per row.
+
+    Raises:
+        ValueError: on a wrong shape, negative counts or ``concentration <= 0``.
+    """
+    from bayeskit.random import as_key
+
+    N = check_array(counts, "counts", ndim=3)
+    check_in_range(N, "counts", 0.0, None, closed=(True, False))
+    check_positive(concentration, "concentration")
+    return jax.random.dirichlet(as_key(key), concentration + N.astype(jnp.result_type(float)))
+
+
+def init(key, env, agent: ThompsonSampling, episodes: int) -> ThompsonState:
+    """Prior state; the first reference policy is uniformly random."""
+    if isinstance(env, DuelingBandit):
+        raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
+    S, A, d = env.features.shape
+    dtype = env.theta.dtype
+    return ThompsonState(
+        jnp.zeros(d, dtype),
+        jnp.zeros((episodes, d), dtype),
+        jnp.zeros(episodes, dtype),
+        jnp.zeros(episodes, bool),
+        jnp.zeros((S, A, S), dtype),
+        agent.lam * jnp.eye(d, dtype=dtype),
+        jnp.zeros(d, dtype),
+        jax.random.randint(key, (env.horizon, S), 0, A),
+        jnp.zeros((), jnp.int32),
+    )
+
+
+def _reward_posterior(state, agent, scale):
+    """(mean, precision) of the Gaussian reward posterior in use."""
+    if agent.feedback == "numeric":
+        mean = jnp.linalg.solve(state.num_precision, state.num_moment)
+        return mean, state.num_precision
+    prec = _hessian(state.theta_map, state.diffs, state.mask, agent.lam, scale)
+    return state.theta_map, prec
+
+
+def build_kernel(env, agent: ThompsonSampling):
+    """Return ``kernel(key, state, oracle_scale) -> (state, EpisodeInfo)`` for one episode.
+
+    Reference: Wu & Sun 2024, Algorithm 2; Novoseller et al. 2020 (DPS) for ``reference="fresh"``.
+    """
+    if isinstance(env, DuelingBandit):
+        raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
+    vstar = policy_value(env, plan(env).policy)
+    phi = env.features
+
+    def sample_policy(key, state, mean, prec):
+        k_r, k_p = jax.random.split(key)
+        if agent.greedy:
+            alpha = agent.concentration + state.counts
+            P, theta = alpha / alpha.sum(-1, keepdims=True), mean
+        else:
+            P = jax.random.dirichlet(k_p, agent.concentration + state.counts)
+            theta = _perturb(k_r, mean, prec, agent.inflation)
+        return plan(env, rewards=phi @ theta, transitions=P).policy
+
+    def kernel(key, state, oracle_scale):
+        k_pol, k_ref, k1, k0, k_u, k_lab, k_q, k_noise = jax.random.split(key, 8)
+        scale = oracle_scale if agent.scale is None else agent.scale
+        mean, prec = _reward_posterior(state, agent, scale)
+        policy = sample_policy(k_pol, state, mean, prec)
+        if agent.reference == "fresh":
+            ref_policy = sample_policy(k_ref, state, mean, prec)
+        else:
+            ref_policy = state.reference
+        tau1, tau0 = rollout(k1, env, policy), rollout(k0, env, ref_policy)
+        x = tau1.features - tau0.features
+        u = _query_stat_mc(k_u, x, mean, prec, agent.num_query_draws, agent.inflation)
+        counts = state.counts
+        for tau in (tau1, tau0):
+            counts = counts.at[tau.states[:-1], tau.actions, tau.states[1:]].add(1.0)
+        if agent.feedback == "numeric":
+            # PSRL oracle: noisy per-step rewards of both trajectories, conjugate update.
+            feats = jnp.concatenate(
+                [phi[tau1.states[:-1], tau1.actions], phi[tau0.states[:-1], tau0.actions]]
+            )
+            noise = agent.reward_noise * jax.random.normal(k_noise, feats.shape[:1], feats.dtype)
+            obs = feats @ env.theta + noise
+            w = 1.0 / agent.reward_noise**2
+            new = state._replace(
+                num_precision=state.num_precision + w * feats.T @ feats,
+                num_moment=state.num_moment + w * feats.T @ obs,
+            )
+            q = jnp.bool_(False)
+            theta_est = jnp.linalg.solve(new.num_precision, new.num_moment)
+        else:
+            q = _decide(agent.query, k_q, u, x, agent.epsilon, agent.query_rate)
+            o = _prefer(k_lab, env.theta, x, oracle_scale)
+            diffs = state.diffs.at[state.t].set(x)
+            labels = state.labels.at[state.t].set(o)
+            mask = state.mask.at[state.t].set(q)
+            theta_map = _newton(
+                state.theta_map, diffs, labels, mask, agent.lam, scale, agent.newton_steps
+            )
+            new = state._replace(theta_map=theta_map, diffs=diffs, labels=labels, mask=mask)
+            theta_est = theta_map
+        reference = policy if agent.reference == "previous" else ref_policy
+        new = new._replace(counts=counts, reference=reference, t=state.t + 1)
+        info = EpisodeInfo(
+            vstar - policy_value(env, policy),
+            vstar - policy_value(env, ref_policy),
+            q,
+            u,
+            reward_error(env, theta_est),
+        )
+        return new, info
+
+    return kernel

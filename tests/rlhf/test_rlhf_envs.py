@@ -1,0 +1,120 @@
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit import rlhf
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return rlhf.random_mdp(3, n_states=2, n_actions=2, horizon=3)
+
+
+def test_plan_matches_brute_force(tiny):
+    # Enumerate all (A^S)^H = 64 deterministic Markov policies and evaluate each exactly.
+    S, A, H = 2, 2, 3
+    values = []
+    for flat in itertools.product(range(A), repeat=S * H):
+        pol = jnp.array(flat).reshape(H, S)
+        values.append(float(rlhf.policy_value(tiny, pol)))
+    p = rlhf.plan(tiny)
+    assert float(tiny.init @ p.values[0]) == pytest.approx(max(values), rel=1e-5)
+    assert float(rlhf.policy_value(tiny, p.policy)) == pytest.approx(max(values), rel=1e-5)
+
+
+def test_plan_jit_matches_eager(tiny):
+    eager = rlhf.plan(tiny)
+    jitted = jax.jit(rlhf.plan)(tiny)
+    np.testing.assert_allclose(eager.q, jitted.q, rtol=1e-6)
+
+
+def test_riverswim_exact_values():
+    # Values from an independent numpy DP in the brief (research/rlhf_ts.md, section 4.1).
+    env = rlhf.riverswim(horizon=20)
+    assert float(rlhf.policy_value(env, rlhf.plan(env).policy)) == pytest.approx(2.039, abs=1e-3)
+    left = jnp.zeros((20, 6), int)
+    assert float(rlhf.policy_value(env, left)) == pytest.approx(0.10, abs=1e-6)
+
+
+def test_evaluate_matches_monte_carlo():
+    env = rlhf.random_mdp(0, n_states=4, n_actions=3, horizon=5)
+    pol = jax.random.randint(jax.random.key(1), (5, 4), 0, 3)
+    keys = jax.random.split(jax.random.key(2), 4000)
+    trajs = jax.vmap(lambda k: rlhf.rollout(k, env, pol))(keys)
+    returns = np.asarray(trajs.features @ env.theta)
+    se = returns.std() / np.sqrt(returns.size)
+    # Exact value vs Monte Carlo mean: within 4 standard errors.
+    assert abs(returns.mean() - float(rlhf.policy_value(env, pol))) < 4 * se
+
+
+def test_rollout_features_are_visit_sums(tiny):
+    tr = rlhf.rollout(jax.random.key(0), tiny, jnp.zeros((3, 2), int))
+    want = tiny.features[tr.states[:-1], tr.actions].sum(0)
+    np.testing.assert_allclose(tr.features, want)
+    assert tr.states.shape == (4,) and tr.actions.shape == (3,)
+    assert float(tr.features.sum()) == 3.0  # one-hot: one visit per step
+
+
+def test_prefer_frequency_matches_bradley_terry():
+    env = rlhf.dueling_bandit(0, dim=3)
+    t0 = rlhf.Trajectory(jnp.zeros(2, int), jnp.zeros(1, int), env.arms[0])
+    t1 = rlhf.Trajectory(jnp.zeros(2, int), jnp.zeros(1, int), env.arms[1])
+    keys = jax.random.split(jax.random.key(5), 5000)
+    labels = np.asarray(jax.vmap(lambda k: rlhf.prefer(k, env, t0, t1, 2.0))(keys))
+    p = float(jax.nn.sigmoid(2.0 * (env.arms[1] - env.arms[0]) @ env.theta))
+    # Binomial frequency within 4 standard errors of the link probability.
+    assert abs(labels.mean() - p) < 4 * np.sqrt(p * (1 - p) / labels.size)
+
+
+def test_bandit_arms_on_sphere():
+    env = rlhf.dueling_bandit(1, dim=4, n_arms=7)
+    arms = rlhf.sample_arms(jax.random.key(0), env)
+    assert arms.shape == (7, 4)
+    np.testing.assert_allclose(jnp.linalg.norm(arms, axis=1), 1.0, rtol=1e-5)
+    fixed = rlhf.dueling_bandit(1, dim=4, n_arms=7, fixed=True)
+    np.testing.assert_array_equal(rlhf.sample_arms(jax.random.key(0), fixed), fixed.arms)
+
+
+def test_reward_error_ignores_constant_shift():
+    env = rlhf.riverswim(horizon=5)
+    assert float(rlhf.reward_error(env, env.theta + 3.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(rlhf.reward_error(env, env.theta.at[0].add(1.0))) > 0.1
+
+
+def test_bad_transitions():
+    P = np.full((2, 1, 2), 0.3)
+    with pytest.raises(ValueError, match="transitions: expected a stochastic matrix"):
+        rlhf.make_mdp(P, None, np.zeros(2), horizon=2)
+
+
+def test_bad_features_shape():
+    P = np.full((2, 1, 2), 0.5)
+    with pytest.raises(ValueError, match=r"features: expected shape \(2, 1, d\)"):
+        rlhf.make_mdp(P, np.zeros((3, 1, 4)), np.zeros(4), horizon=2)
+    with pytest.raises(ValueError, match="theta: expected shape"):
+        rlhf.make_mdp(P, np.zeros((2, 1, 4)), np.zeros(3), horizon=2)
+
+
+def test_bad_horizon():
+    with pytest.raises(ValueError, match="horizon: expected an integer >= 1"):
+        rlhf.riverswim(horizon=0)
+    with pytest.raises(ValueError, match="horizon"):
+        rlhf.random_mdp(0, horizon=0)
+
+
+def test_bad_scale_and_trajectory_shape():
+    env = rlhf.dueling_bandit(0, dim=3)
+    t = rlhf.Trajectory(jnp.zeros(2, int), jnp.zeros(1, int), env.arms[0])
+    with pytest.raises(ValueError, match="scale: expected positive"):
+        rlhf.prefer(0, env, t, t, 0.0)
+    bad = t._replace(features=jnp.zeros(4))
+    with pytest.raises(ValueError, match=r"traj1.features: expected shape \(3\)"):
+        rlhf.prefer(0, env, t, bad, 1.0)
+
+
+def test_bad_bandit_sizes():
+    with pytest.raises(ValueError, match="n_arms"):
+        rlhf.dueling_bandit(0, dim=3, n_arms=1)

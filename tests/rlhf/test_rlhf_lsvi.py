@@ -1,0 +1,82 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit import rlhf
+
+
+def test_query_statistic_closed_form_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(5, 5))
+    design = (A @ A.T + np.eye(5)).astype(np.float32)
+    x = rng.normal(size=5).astype(np.float32)
+    sigma = 0.7
+    cf = float(rlhf.query_statistic(x, design, sigma))
+    # MC over pairs from N(m, sigma^2 design^{-1}): precision = design / sigma^2.
+    n = 50000
+    mc = float(rlhf.query_statistic_mc(1, x, np.zeros(5), design / sigma**2, num_draws=n))
+    # |N(0, s^2)| has sd s * sqrt(1 - 2/pi) = cf * sqrt(pi/2 - 1): MC error within 4 SE.
+    se = cf * np.sqrt(np.pi / 2 - 1) / np.sqrt(n)
+    assert abs(mc - cf) < 4 * se
+
+
+def test_lsvi_with_exact_counts_is_dynamic_programming():
+    env = rlhf.random_mdp(4, n_states=3, n_actions=2, horizon=4)
+    # Counts proportional to P with a negligible ridge make the regression the exact backup.
+    counts = jnp.broadcast_to(1e6 * env.transitions, (4, 3, 2, 3))
+    q = rlhf.lsvi(0, env, env.theta, counts, lam=1e-6, sigma_p=0.0, clip=100.0)
+    np.testing.assert_allclose(q, rlhf.plan(env).q, rtol=1e-3, atol=1e-3)
+
+
+def test_lsvi_clips_values():
+    env = rlhf.random_mdp(4, n_states=3, n_actions=2, horizon=4)
+    counts = jnp.zeros((4, 3, 2, 3))
+    q = rlhf.lsvi(0, env, env.theta * 100, counts, lam=1.0, sigma_p=10.0, clip=1.0)
+    bounds = (4 - jnp.arange(4))[:, None, None]
+    assert bool(jnp.all(jnp.abs(q) <= bounds + 1e-6))
+
+
+@pytest.fixture(scope="module")
+def bandit_logs():
+    env = rlhf.dueling_bandit(0, dim=5, n_arms=10)
+    T = 400
+    always = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, query="always"), T, scale=3.0, seeds=3)
+    active = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.1), T, scale=3.0, seeds=3)
+    return always, active
+
+
+def test_always_query_regret_is_sublinear(bandit_logs):
+    always, _ = bandit_logs
+    r = np.asarray(always.regret).mean(0)
+    # Sublinear regret means the per-round regret falls: last quarter well below the first.
+    assert r[300:].mean() < 0.5 * r[:100].mean()
+
+
+def test_active_queries_fewer_than_episodes(bandit_logs):
+    always, active = bandit_logs
+    assert np.all(np.asarray(active.total_queries) < 400)
+    assert np.all(np.asarray(always.total_queries) >= 390)  # only identical pairs are skipped
+    q = np.asarray(active.queries)
+    assert np.all(np.diff(q, axis=-1) >= 0)
+
+
+def test_bad_agent_constants():
+    with pytest.raises(ValueError, match="epsilon: expected a value in"):
+        rlhf.PRLSVI(epsilon=-0.1)
+    with pytest.raises(ValueError, match="scale: expected positive"):
+        rlhf.PRLSVI(scale=0.0)
+    with pytest.raises(ValueError, match="query: expected one of"):
+        rlhf.PRLSVI(query="sometimes")
+
+
+def test_bad_query_statistic_inputs():
+    with pytest.raises(ValueError, match="sigma_r: expected a value in"):
+        rlhf.query_statistic(np.ones(2), np.eye(2), -1.0)
+    with pytest.raises(ValueError, match=r"design: expected shape \(2, 2\)"):
+        rlhf.query_statistic(np.ones(2), np.eye(3), 1.0)
+
+
+def test_bad_lsvi_counts_shape():
+    env = rlhf.riverswim(horizon=3)
+    with pytest.raises(ValueError, match="counts: expected shape"):
+        rlhf.lsvi(0, env, env.theta, jnp.zeros((2, 6, 2, 6)))

@@ -1,0 +1,56 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit import rlhf
+
+
+def test_sample_transitions_stochastic_and_mean():
+    counts = jnp.zeros((2, 2, 3)).at[0, 0].set(jnp.array([30.0, 0.0, 10.0]))
+    keys = jax.random.split(jax.random.key(0), 4000)
+    draws = jax.vmap(lambda k: rlhf.sample_transitions(k, counts, 1.0))(keys)
+    np.testing.assert_allclose(draws.sum(-1), 1.0, rtol=1e-5)
+    # Dirichlet(31, 1, 11) mean; sd of each mean estimate < 0.07 / sqrt(4000) ~ 0.001.
+    np.testing.assert_allclose(draws[:, 0, 0].mean(0), np.array([31, 1, 11]) / 43, atol=0.005)
+
+
+@pytest.fixture(scope="module")
+def small_env():
+    return rlhf.random_mdp(2, n_states=3, n_actions=2, horizon=4)
+
+
+def test_thompson_learns_on_small_mdp(small_env):
+    log = rlhf.run(0, small_env, rlhf.ThompsonSampling(query="always"), 200, scale=5.0, seeds=2)
+    r = np.asarray(log.regret).mean(0)
+    assert np.all(np.isfinite(r)) and np.all(r >= -1e-5)
+    # Posterior concentrates: late per-episode regret well below the early regret.
+    assert r[150:].mean() < 0.5 * r[:50].mean()
+
+
+def test_numeric_oracle_reward_error_shrinks(small_env):
+    log = rlhf.run(0, small_env, rlhf.ThompsonSampling(feedback="numeric"), 200, seeds=2)
+    err = np.asarray(log.reward_error).mean(0)
+    assert err[-1] < 0.5 * err[0]
+    assert int(np.asarray(log.total_queries).max()) == 0  # numeric feedback asks no labels
+
+
+def test_thompson_rejects_bandit():
+    with pytest.raises(TypeError, match="env: ThompsonSampling needs a TabularMDP"):
+        rlhf.run(0, rlhf.dueling_bandit(0, 3, 4), rlhf.ThompsonSampling(), 5)
+
+
+def test_bad_thompson_config():
+    with pytest.raises(ValueError, match="epsilon: expected a value in"):
+        rlhf.ThompsonSampling(epsilon=-1.0)
+    with pytest.raises(ValueError, match="reference: expected one of"):
+        rlhf.ThompsonSampling(reference="older")
+    with pytest.raises(ValueError, match="inflation: expected positive"):
+        rlhf.ThompsonSampling(inflation=0.0)
+
+
+def test_bad_sample_transitions_and_mc_inputs():
+    with pytest.raises(ValueError, match="counts: expected a value in"):
+        rlhf.sample_transitions(0, -jnp.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="num_draws: expected an integer >= 1"):
+        rlhf.query_statistic_mc(0, jnp.ones(2), jnp.zeros(2), jnp.eye(2), num_draws=0)

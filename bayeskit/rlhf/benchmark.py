@@ -19,7 +19,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bayeskit.random import as_key  # noqa: E402
 from bayeskit.rlhf.envs import dueling_bandit, random_mdp, riverswim  # noqa: E402
 from bayeskit.rlhf.lsvi import PRLSVI  # noqa: E402
 from bayeskit.rlhf.run import run as run_agent  # noqa: E402
@@ -118,11 +117,8 @@ def _random_mdps(key, out, n_instances=5, T=1000, seeds=3):
         "psrl_numeric": ThompsonSampling(feedback="numeric"),
     }
     totals = {name: [] for name in arms}
-    keys = np.asarray(
-        as_key(key)._base_array if False else [key + 100 + i for i in range(n_instances)]
-    )
-    for ik in keys:
-        env = random_mdp(int(ik), n_states=10, n_actions=5, horizon=10)
+    for instance in range(n_instances):
+        env = random_mdp(key + 100 + instance, n_states=10, n_actions=5, horizon=10)
         for name, agent in arms.items():
             totals[name].append(
                 _mean(run_agent(3, env, agent, T, scale=5.0, seeds=seeds).total_regret)

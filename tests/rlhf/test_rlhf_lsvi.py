@@ -40,8 +40,10 @@ def test_lsvi_clips_values():
 def bandit_logs():
     env = rlhf.dueling_bandit(0, dim=5, n_arms=10)
     T = 400
-    always = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, query="always"), T, scale=3.0, seeds=3)
-    active = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.1), T, scale=3.0, seeds=3)
+    # epsilon = 0 queries every informative pair (u > 0 iff x != 0 when sigma_r > 0), and
+    # shares one compilation with the active arm (only traced constants differ).
+    always = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.0), T, scale=3.0, seeds=2)
+    active = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.1), T, scale=3.0, seeds=2)
     return always, active
 
 

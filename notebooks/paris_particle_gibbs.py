@@ -36,9 +36,9 @@ from bayeskit import smc
 from bayeskit.smc.benchmark import h_sxx, lgssm_1d, lgssm_2d
 
 SMALL = os.environ.get("BAYESKIT_SMALL") == "1"
-T = 100 if SMALL else 500
-R = 20 if SMALL else 100
-N = 25 if SMALL else 50
+T = 50 if SMALL else 500
+R = 8 if SMALL else 100
+N = 20 if SMALL else 50
 
 # %% [markdown]
 # ## 1. Bias and variance against the Kalman truth
@@ -62,7 +62,7 @@ with jax.enable_x64(True):
                         1
                     ]
                 )
-                for k in keys[: R * (K0 + KK) if not SMALL else R * 2]
+                for k in keys
             ]
         )
         - truth
@@ -101,7 +101,7 @@ plt.show()
 from jax.flatten_util import ravel_pytree  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
-T2, STEPS = (200, 60) if SMALL else (1000, 400)
+T2, STEPS = (100, 25) if SMALL else (1000, 400)
 with jax.enable_x64(True):
     model2, theta2 = lgssm_2d()
     _, ys2 = smc.simulate(3, model2, theta2, T2)
@@ -132,7 +132,7 @@ print("relative error of the averaged iterate:",
 # a few time points (R-hat across the two chains).
 
 # %%
-T3 = 100 if SMALL else 300
+T3 = 50 if SMALL else 300
 sv = smc.stochastic_volatility()
 th_sv = {
     "phi": jnp.array(0.95),
@@ -147,7 +147,16 @@ def h_mean(t, x_prev, x, y, theta):
 
 
 chains = [
-    smc.ppg(k, sv, th_sv, ys_sv, h_mean, n_particles=50, burn_in=5, iterations=20 if SMALL else 200)
+    smc.ppg(
+        k,
+        sv,
+        th_sv,
+        ys_sv,
+        h_mean,
+        n_particles=20 if SMALL else 50,
+        burn_in=5,
+        iterations=10 if SMALL else 200,
+    )
     for k in (6, 7)
 ]
 idata = az.concat([c.to_inference_data() for c in chains], dim="chain")

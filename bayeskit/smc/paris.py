@@ -40,7 +40,8 @@ class ParisResult(NamedTuple):
             output.
         log_likelihood: ``()`` particle-filter estimate of ``log p(y_{0:T-1})``.
         ess: ``(T,)`` effective sample size of the filter weights at each step.
-        mean_proposals: ``()`` accept-reject proposals per backward draw (0 for ``"exact"``).
+        mean_proposals: ``()`` accept-reject proposals per backward draw (0 for ``"exact"``;
+            for ``"hybrid"`` the exact fallback draws add no proposals).
     """
 
     estimate: Any

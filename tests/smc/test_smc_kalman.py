@@ -104,3 +104,17 @@ def test_kalman_bad_inputs(setup):
         kalman.expected_log_joint(mats, ys, kalman.rts_smoother(ys[:3], mats))
     with pytest.raises(ValueError, match="model: expected a linear Gaussian"):
         kalman.fisher_score(models.stochastic_volatility(), {}, ys)
+
+
+def test_truth_matches_the_research_brief():
+    # the brief computed the Kalman/RTS truth independently (NumPy, 1-D) on particles' data
+    pytest.importorskip("particles")
+    from bayeskit.smc.benchmark import brief_data, lgssm_1d
+
+    model, theta = lgssm_1d()
+    ys = brief_data(0, 500)
+    rts = kalman.rts_smoother(ys, model.matrices(theta))
+    sx, sxx = kalman.smoothed_sums(rts)
+    np.testing.assert_allclose(float(sx[0]), -141.245547, atol=2e-6)
+    np.testing.assert_allclose(float(sxx[0, 0]), 3226.337211, atol=2e-6)
+    np.testing.assert_allclose(float(rts.log_likelihood), -933.067031, atol=2e-6)

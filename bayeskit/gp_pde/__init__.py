@@ -1,0 +1,22 @@
+"""GP-HM: Gaussian-process PDE solver with spectral-mixture kernels (Fang et al., ICLR 2024)."""
+
+from bayeskit.gp_pde import kronecker, problems, spectral
+from bayeskit.gp_pde.problems import PDEProblem, ResolutionWarning, Term
+from bayeskit.gp_pde.solver import GPSolution, SolveInfo, Trace, objective, solve
+from bayeskit.gp_pde.spectral import MixtureParams, Spectrum
+
+__all__ = [
+    "GPSolution",
+    "MixtureParams",
+    "PDEProblem",
+    "ResolutionWarning",
+    "SolveInfo",
+    "Spectrum",
+    "Term",
+    "Trace",
+    "kronecker",
+    "objective",
+    "problems",
+    "solve",
+    "spectral",
+]

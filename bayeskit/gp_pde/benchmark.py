@@ -1,0 +1,137 @@
+"""Benchmark of ``bayeskit.gp_pde`` (``bayeskit bench gp_pde --json``), issue 7.
+
+Quick preset: the three 1-D cases and the 2-D sin(6x)cos(20x) case with the fast ``profile``
+method, the RBF (GP-SE) negative control, a Chebyshev collocation reference on the same number of
+points, the Kronecker-vs-dense timing of one objective-and-gradient evaluation on 60 x 60, and
+the time of one step on 400 x 400.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayeskit.gp_pde import baselines, problems, spectral
+from bayeskit.gp_pde.solver import objective, objective_dense, solve
+
+# The authors' own logged errors (brief section 2.3, best of 21 checkpoints, GP-HM-StM; GP-SE for
+# the RBF control); the paper's tables could not be retrieved.
+PAPER = {
+    "rel_l2_poisson1d_sin100": 6.529e-07,
+    "rel_l2_poisson1d_sin6cos100": 1.082e-06,
+    "rel_l2_allencahn1d_sin100": 1.838e-06,
+    "rel_l2_poisson2d_sin6cos20": 2.222e-04,
+    "rel_l2_rbf_poisson1d_sin100": 1.534e-03,
+}
+
+_PRESETS = {
+    "quick": dict(steps=60, steps_2d=20, grid_2d=200),
+    "paper": dict(steps=600, steps_2d=200, grid_2d=200),
+}
+
+
+def _timed(fn, *args, repeats=3):
+    out = fn(*args)
+    jax.block_until_ready(out)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = fn(*args)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / repeats
+
+
+def _kron_vs_dense(n: int = 60):
+    """Seconds of one objective-and-gradient evaluation, Kronecker and dense, on ``n x n``."""
+    prob = problems.get("poisson_2d_sin6cos20", grid=n)
+    params = spectral.init_params(2, 30, prob.freq_scale)
+    u = jnp.asarray(prob.exact_values(prob.axes()))
+    z = jnp.zeros(())
+    fk = jax.jit(jax.value_and_grad(lambda p: objective(prob, u, p, z, z, kernel="student_t")))
+    fd = jax.jit(
+        jax.value_and_grad(lambda p: objective_dense(prob, u, p, z, z, kernel="student_t"))
+    )
+    return _timed(fk, params), _timed(fd, params, repeats=1)
+
+
+def _step_time_2d(n: int = 400):
+    """Seconds per step of the paper's joint Adam on an ``n x n`` grid (after compilation)."""
+    prob = problems.get("poisson_2d_sin100", grid=n)
+    solve(0, prob, method="adam", steps=1, log_every=1)  # compile
+    start = time.perf_counter()
+    solve(0, prob, method="adam", steps=3, log_every=3)
+    return (time.perf_counter() - start) / 3
+
+
+def run(preset: str = "quick", key=0) -> dict:
+    """Run the benchmark; returns the flat metric dict of issue 7.
+
+    Raises:
+        ValueError: on an unknown preset.
+    """
+    if preset not in _PRESETS:
+        raise ValueError(f"preset: expected one of {', '.join(_PRESETS)}, got {preset!r}")
+    cfg = _PRESETS[preset]
+    out: dict = {"preset": preset}
+    start_all = time.perf_counter()
+    with jax.enable_x64(True):
+        sols = {}
+        for metric, name in [
+            ("poisson1d_sin100", "poisson_1d_sin100"),
+            ("poisson1d_sin6cos100", "poisson_1d_sin6cos100"),
+            ("allencahn1d_sin100", "allencahn_1d_sin100"),
+        ]:
+            t0 = time.perf_counter()
+            sols[metric] = solve(key, problems.get(name), steps=cfg["steps"])
+            out[f"seconds_{metric}"] = time.perf_counter() - t0
+            out[f"rel_l2_{metric}"] = sols[metric].rel_l2()
+        for k in ("seconds_poisson1d_sin6cos100", "seconds_allencahn1d_sin100"):
+            out.pop(k)
+        p2 = problems.get("poisson_2d_sin6cos20", grid=cfg["grid_2d"])
+        out["rel_l2_poisson2d_sin6cos20"] = solve(key, p2, steps=cfg["steps_2d"]).rel_l2()
+        rbf = solve(key, problems.get("poisson_1d_sin100"), kernel="rbf", steps=cfg["steps"])
+        out["rel_l2_rbf_poisson1d_sin100"] = rbf.rel_l2()
+        ex = lambda x: np.sin(100 * x)  # noqa: E731
+        src = lambda x: -1e4 * np.sin(100 * x)  # noqa: E731
+        t0 = time.perf_counter()
+        _, _, cheb = baselines.chebyshev_poisson_1d(src, ex, 0.0, 2 * np.pi, 400)
+        out["chebyshev_seconds"] = time.perf_counter() - t0
+        out["rel_l2_chebyshev_poisson1d_sin100"] = cheb
+        out["rel_l2_fd_poisson1d_sin100"] = baselines.fd_poisson_1d(src, ex, 0.0, 2 * np.pi, 400)[2]
+        t_kron, t_dense = _kron_vs_dense(60)
+        out["kron_seconds"] = t_kron
+        out["dense_seconds"] = t_dense
+        out["kron_speedup_vs_dense"] = t_dense / t_kron
+        out["seconds_per_step_2d_400"] = _step_time_2d(400)
+    out["_figure"] = _figure(sols["poisson1d_sin100"], rbf)
+    out["seconds"] = time.perf_counter() - start_all
+    return out
+
+
+def _figure(sol, rbf):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with jax.enable_x64(True):
+        x = np.linspace(0, 2 * np.pi, 2000)
+        truth = np.sin(100 * x)
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+        axes[0].plot(x, np.asarray(sol.predict(x)) - truth, label="GP-HM (StM)")
+        axes[0].plot(x, np.asarray(rbf.predict(x)) - truth, label="GP-SE", alpha=0.6)
+        axes[0].set_title("pointwise error, Poisson 1-D sin(100x)")
+        axes[0].legend()
+        axes[1].semilogy(sol.trace.step, sol.trace.rel_l2, "o-")
+        axes[1].set_title("relative L2 per checkpoint")
+        spec = sol.spectrum()
+        w, f, act = (np.asarray(a)[0] for a in (spec.weights, spec.freqs, spec.active))
+        axes[2].stem(f[act], w[act], label="active")
+        axes[2].plot(f[~act], w[~act], "x", label="pruned")
+        axes[2].axvline(100 / (2 * np.pi), color="k", ls=":", label="true 15.9")
+        axes[2].set_title("learned spectrum")
+        axes[2].legend()
+        fig.tight_layout()
+    return fig

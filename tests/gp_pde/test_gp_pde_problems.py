@@ -1,0 +1,87 @@
+"""Problem construction, benchmark cases and input validation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit.gp_pde import problems
+from bayeskit.gp_pde.problems import PDEProblem, ResolutionWarning, Term, boundary_mask
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    # float64 for these checks without changing the process-wide setting
+    with jax.enable_x64(True):
+        yield
+
+
+def _ex(x):
+    return jnp.sin(2 * jnp.pi * x[0])
+
+
+def _make(**kw):
+    spec = dict(
+        name="t",
+        domain=((0.0, 1.0),),
+        grid=(8,),
+        terms=[(1.0, 0, 2)],
+        source=lambda x: -4 * jnp.pi**2 * _ex(x),
+        boundary=_ex,
+        exact=_ex,
+    )
+    spec.update(kw)
+    return PDEProblem(**spec)
+
+
+@pytest.mark.filterwarnings("ignore::bayeskit.gp_pde.problems.ResolutionWarning")
+def test_every_case_builds_and_source_matches_exact():
+    for name in problems.names():
+        p = problems.get(name, grid=8 if "1d" in name else 5)
+        assert p.source_values().shape == p.grid
+    # u = sin(100x): u'' = -1e4 sin(100x), by autodiff of the exact solution
+    p = problems.get("poisson_1d_sin100", grid=5)
+    x = p.axes()[0]
+    np.testing.assert_allclose(p.source_values(), -1e4 * np.sin(100 * x), rtol=1e-10, atol=1e-8)
+    ac = problems.get("allencahn_1d_sin100", grid=5)
+    u = np.sin(100 * x)
+    np.testing.assert_allclose(ac.source_values(), -1e4 * u + u * (u**2 - 1), atol=1e-8)
+
+
+def test_boundary_mask_counts():
+    assert boundary_mask((4, 5)).sum() == 4 * 5 - 2 * 3
+    assert boundary_mask((3, 3, 3)).sum() == 26
+
+
+def test_coarse_grid_warns():
+    with pytest.warns(ResolutionWarning, match="points per period"):
+        problems.get("poisson_1d_sin100", grid=150)
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(domain=((1.0, 0.0),)), "domain: expected a box"),
+        (dict(domain="disk"), "domain: expected a box"),
+        (dict(grid=(2,)), "grid: expected an integer >= 3"),
+        (dict(boundary=np.zeros(3)), r"boundary: expected shape \(2,\)"),
+        (dict(source=np.full(8, np.nan)), "source: expected finite"),
+        (dict(terms=[(1.0, 1, 2)]), "terms: expected dim"),
+        (dict(nonlinearity="burgers"), "nonlinearity: expected None"),
+    ],
+)
+def test_bad_input(kw, match):
+    with pytest.raises(ValueError, match=match):
+        _make(**kw)
+
+
+def test_get_unknown_name():
+    with pytest.raises(ValueError, match="name: expected one of"):
+        problems.get("heat_1d")
+
+
+def test_with_grid_and_term_tuple():
+    p = _make().with_grid(12)
+    assert p.grid == (12,) and p.terms == (Term(1.0, 0, 2),)
+    with pytest.raises(ValueError, match="cannot regrid"):
+        _make(boundary=np.zeros(2)).with_grid(10)

@@ -1,0 +1,123 @@
+"""GP-HM solver: Kronecker vs dense objective, convergence on low-frequency problems, API."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit import gp_pde
+from bayeskit.gp_pde import spectral as sp
+from bayeskit.gp_pde.problems import PDEProblem, Term, source_from_exact
+
+
+def _lowfreq(d, n):
+    def ex(x):
+        return jnp.prod(jnp.sin(2 * jnp.pi * x))
+
+    terms = [Term(1.0, j, 2) for j in range(d)]
+    return PDEProblem(
+        "lowfreq",
+        ((0.0, 1.0),) * d,
+        (n,) * d,
+        terms,
+        source_from_exact(ex, terms),
+        ex,
+        exact=ex,
+        freq_scale=3.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def sol1d():
+    return gp_pde.solve(0, _lowfreq(1, 30), n_components=5, steps=20)
+
+
+@pytest.fixture(scope="module")
+def sol2d():
+    return gp_pde.solve(0, _lowfreq(2, 12), n_components=3, steps=10)
+
+
+def test_kronecker_objective_equals_dense_on_20x20():
+    prob = gp_pde.problems.get("poisson_2d_sin6cos20", grid=20)
+    with jax.enable_x64(True):
+        params = sp.init_params(2, 4, 5.0)
+        u = jnp.asarray(np.random.default_rng(0).normal(size=(20, 20)))
+        args = (jnp.asarray(0.3), jnp.asarray(-0.2))
+        for fn_name in ("objective", "objective_dense"):
+            assert callable(getattr(gp_pde.solver, fn_name))
+        fk = lambda p, u: gp_pde.solver.objective(prob, u, p, *args, kernel="student_t")  # noqa: E731
+        fd = lambda p, u: gp_pde.solver.objective_dense(prob, u, p, *args, kernel="student_t")  # noqa: E731
+        vk, gk = jax.value_and_grad(fk, argnums=(0, 1))(params, u)
+        vd, gd = jax.value_and_grad(fd, argnums=(0, 1))(params, u)
+        # the same float64 quantity by two algebraic routes: agreement to ~1e-8 relative
+        np.testing.assert_allclose(vk, vd, rtol=1e-8)
+        for a, b in zip(jax.tree.leaves(gk), jax.tree.leaves(gd), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * float(jnp.abs(b).max()))
+
+
+def test_low_frequency_1d_converges(sol1d):
+    # sin(2 pi x) on 30 points: the profiled GP-HM fit is far below the FD error (~1e-3)
+    assert sol1d.rel_l2() <= 1e-4
+    errs = sol1d.trace.rel_l2
+    assert errs[-1] < 1e-2 * errs[1]
+    assert sol1d.info.finite
+
+
+def test_low_frequency_2d_converges(sol2d):
+    assert sol2d.rel_l2() <= 1e-3
+
+
+def test_predict_interpolates_grid_values(sol2d):
+    with jax.enable_x64(True):
+        pts = sol2d.problem.points()
+    # the GP mean interpolates its own grid values up to the jitter 1e-6 on each factor
+    np.testing.assert_allclose(sol2d.predict(pts), sol2d.values.ravel(), atol=1e-4)
+
+
+def test_derivative_matches_exact(sol1d):
+    x = np.linspace(0.1, 0.9, 7)
+    d2 = np.asarray(sol1d.derivative(x, 2))
+    truth = -4 * np.pi**2 * np.sin(2 * np.pi * x)
+    # the PDE is enforced with residual ~1e-4 relative, so u'' matches to about that
+    np.testing.assert_allclose(d2, truth, atol=1e-2 * np.abs(truth).max())
+
+
+def test_spectrum_and_trace(sol1d):
+    spec = sol1d.spectrum()
+    assert spec.weights.shape == (1, 5)
+    assert sol1d.trace.step[-1] == 20 and len(sol1d.trace.loss) == 21
+
+
+def test_solve_leaves_x64_off():
+    assert not jax.config.jax_enable_x64
+
+
+@pytest.mark.parametrize(
+    "kw,err,match",
+    [
+        (dict(kernel="cauchy"), ValueError, "kernel: expected one of"),
+        (dict(method="lbfgs"), ValueError, "method: expected one of"),
+        (dict(steps=0), ValueError, "steps: expected an integer >= 1"),
+        (dict(n_components=0), ValueError, "n_components: expected an integer >= 1"),
+    ],
+)
+def test_bad_input(kw, err, match):
+    with pytest.raises(err, match=match):
+        gp_pde.solve(0, _lowfreq(1, 10), **kw)
+
+
+def test_bad_problem_and_extra_gp():
+    with pytest.raises(TypeError, match="problem: expected a PDEProblem"):
+        gp_pde.solve(0, "poisson")
+    ac = gp_pde.problems.get("allencahn_1d_sin100")
+    with pytest.raises(ValueError, match="extra_gp: the extra GP needs a linear"):
+        gp_pde.solve(0, ac, extra_gp=True)
+
+
+def test_bad_predict_input(sol2d):
+    with pytest.raises(ValueError, match=r"x: expected shape \(n, 2\)"):
+        sol2d.predict(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="order: expected a tuple of 2"):
+        sol2d.derivative(np.zeros((3, 2)), 2)
+    with pytest.raises(ValueError, match="x: expected finite"):
+        sol2d.predict(np.full((2, 2), np.nan))

@@ -27,13 +27,12 @@ import os
 
 import arviz as az
 import jax
-import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
 from bayeskit import fbm
-from bayeskit.fbm.benchmark import bridge_exact_moments
+from bayeskit.fbm.benchmark import bridge_exact_std
 
 SMALL = os.environ.get("BAYESKIT_SMALL") == "1"
 
@@ -71,24 +70,13 @@ plt.show()
 # %%
 steps = 200 if SMALL else 3000
 dt = 0.05 if SMALL else 0.01
-model = fbm.fractional_ou(
-    0,
-    hurst=0.7,
-    theta=0.0,
-    sigma=1.0,
-    learn_hurst=False,
-    learn_theta=False,
-    learn_sigma=False,
-    obs_std=0.1,
-    horizon=2.0,
-)
-bridge_data = fbm.Observations(jnp.array([2.0]), jnp.zeros((1, 1, 1)))
+model, bridge_data = fbm.fbm_bridge(0, hurst=0.7, horizon=2.0, obs_std=0.1)
 opt = optax.adam(optax.cosine_decay_schedule(2e-3, steps, alpha=0.1))
 bridge = fbm.fit(1, model, bridge_data, steps=steps, dt=dt, batch_size=32, optimizer=opt)
 paths = bridge.sample_paths(2, 512 if SMALL else 4096)
 x = np.asarray(paths.x[0, :, :, 0])
 tt = np.asarray(paths.times)
-exact_std = bridge_exact_moments(bridge.model.sde, tt, 0.1)
+exact_std = bridge_exact_std(bridge.model.sde, tt, 0.1)
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(tt, x[:20].T, color="gray", lw=0.5)

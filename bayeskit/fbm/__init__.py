@@ -33,6 +33,7 @@ from bayeskit.fbm.models import (
     LinearDrift,
     MLPDiffusion,
     MLPDrift,
+    fbm_bridge,
     fractional_ou,
     neural_sde,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "LinearDrift",
     "MLPDiffusion",
     "MLPDrift",
+    "fbm_bridge",
     "fractional_ou",
     "neural_sde",
     "Control",

@@ -19,24 +19,23 @@ import time
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from bayeskit.fbm.exact import fbm_covariance, fou_mle, sample_fou
 from bayeskit.fbm.mafbm import ma_covariance, optimal_omega, speed_grid
-from bayeskit.fbm.models import fractional_ou
+from bayeskit.fbm.models import fbm_bridge, fractional_ou
 from bayeskit.fbm.vi import Observations, _make_step, _prepare, fit
 from bayeskit.random import KeyStream
 
-__all__ = ["run", "PAPER", "bridge_exact_moments", "covariance_error"]
+__all__ = ["run", "PAPER", "bridge_exact_std", "covariance_error"]
 
 PAPER: dict[str, float] = {}
 
 _PRESETS = {
-    "quick": {"bridge_steps": 3000, "hurst_steps": 800, "hursts": (0.7,), "eval_paths": 8192},
+    "quick": {"bridge_steps": 6000, "hurst_steps": 800, "hursts": (0.7,), "eval_paths": 8192},
     "paper": {
-        "bridge_steps": 8000,
+        "bridge_steps": 12000,
         "hurst_steps": 2000,
         "hursts": (0.3, 0.5, 0.7),
         "eval_paths": 16384,
@@ -55,8 +54,10 @@ def covariance_error(hurst: float, kind: str, *, num_speeds: int = 5, gamma_max:
     return float(np.abs(exact - approx).max() / np.abs(exact).max())
 
 
-def bridge_exact_moments(sde, times, obs_std: float):
+def bridge_exact_std(sde, times, obs_std: float):
     """Exact posterior std of a driftless, unit-diffusion MA-fBM prior given ``x(T) = 0``.
+
+    ``times`` is the grid (shape ``(n,)``) and must end at the observation time ``T``.
 
     The prior is Gaussian, so the conditional variance is ``C(t,t) - C(t,T)^2 / (C(T,T) + s^2)``
     with ``C`` the exact MA-fBM covariance (:func:`ma_covariance`); the conditional mean is 0.
@@ -71,21 +72,7 @@ def bridge_exact_moments(sde, times, obs_std: float):
 
 def _bridge(ks, steps, eval_paths):
     horizon, dt, obs_std = 2.0, 0.01, 0.1
-    model = fractional_ou(
-        ks(),
-        hurst=0.7,
-        theta=0.0,
-        sigma=1.0,
-        learn_hurst=False,
-        learn_theta=False,
-        learn_sigma=False,
-        obs_std=obs_std,
-        horizon=horizon,
-        kind="type2",
-        width=64,
-        depth=2,
-    )
-    data = Observations(jnp.array([horizon]), jnp.zeros((1, 1, 1)))
+    model, data = fbm_bridge(ks(), hurst=0.7, horizon=horizon, obs_std=obs_std)
     opt = optax.adam(optax.cosine_decay_schedule(2e-3, steps, alpha=0.1))
 
     # seconds per training step (batch 32, 200 solver steps, 2 x 64 control), after compiling
@@ -105,7 +92,7 @@ def _bridge(ks, steps, eval_paths):
     sim = result.sample_paths(ks(), eval_paths)
     x = np.asarray(sim.x[0, :, :, 0], np.float64)
     t = np.asarray(sim.times, np.float64)
-    exact_std = bridge_exact_moments(result.model.sde, t, obs_std)
+    exact_std = bridge_exact_std(result.model.sde, t, obs_std)
     inside = (t >= 0.2 - 1e-9) & (t <= 1.8 + 1e-9)
     rel = x.std(axis=0) / exact_std - 1.0
     return {

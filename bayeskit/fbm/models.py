@@ -13,7 +13,7 @@ import numpy as np
 
 from bayeskit.fbm.mafbm import check_hurst, check_positive_scalar
 from bayeskit.fbm.sde import Control, FractionalSDE
-from bayeskit.fbm.vi import LatentSDE, context_dim
+from bayeskit.fbm.vi import LatentSDE, Observations, context_dim
 from bayeskit.random import as_key
 from bayeskit.validate import check_array, check_bool, check_int
 
@@ -24,6 +24,7 @@ __all__ = [
     "MLPDiffusion",
     "fractional_ou",
     "neural_sde",
+    "fbm_bridge",
 ]
 
 
@@ -127,6 +128,19 @@ def _latent(key, sde, *, dim, x0, obs_std, width, depth, horizon):
     return LatentSDE(sde=sde, control=control, x0=x0.astype(jnp.zeros(()).dtype), obs_std=obs_std)
 
 
+def _prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst):
+    check_hurst(hurst)
+    check_int(num_speeds, "num_speeds", minimum=1)
+    return {
+        "hurst": hurst,
+        "num_speeds": num_speeds,
+        "gamma_max": gamma_max,
+        "kind": kind,
+        "horizon": horizon,
+        "learn_hurst": learn_hurst,
+    }
+
+
 def fractional_ou(
     key,
     *,
@@ -168,18 +182,11 @@ def fractional_ou(
         ValueError: for H outside (0, 1), K < 1, non-positive sigma, horizon or obs_std.
     """
     key = as_key(key)
-    check_hurst(hurst)
-    check_int(num_speeds, "num_speeds", minimum=1)
     sde = FractionalSDE(
         LinearDrift(theta, learn=learn_theta),
         ConstantDiffusion(sigma, learn=learn_sigma),
         dim=1,
-        hurst=hurst,
-        num_speeds=num_speeds,
-        gamma_max=gamma_max,
-        kind=kind,
-        horizon=horizon,
-        learn_hurst=learn_hurst,
+        **_prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst),
     )
     return _latent(
         key, sde, dim=1, x0=x0, obs_std=obs_std, width=width, depth=depth, horizon=horizon
@@ -217,19 +224,61 @@ def neural_sde(
     """
     key = as_key(key)
     dim = check_int(dim, "dim", minimum=1)
-    check_hurst(hurst)
     k_drift, k_diff, k_ctrl = jax.random.split(key, 3)
     sde = FractionalSDE(
         MLPDrift(k_drift, dim=dim, width=width, depth=depth),
         MLPDiffusion(k_diff, dim=dim),
         dim=dim,
-        hurst=hurst,
-        num_speeds=num_speeds,
-        gamma_max=gamma_max,
-        kind=kind,
-        horizon=horizon,
-        learn_hurst=learn_hurst,
+        **_prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst),
     )
     return _latent(
         k_ctrl, sde, dim=dim, x0=x0, obs_std=obs_std, width=width, depth=depth, horizon=horizon
     )
+
+
+def fbm_bridge(
+    key,
+    *,
+    hurst: float = 0.7,
+    horizon: float = 2.0,
+    obs_std: float = 0.1,
+    kind: str = "type2",
+    width: int = 64,
+    depth: int = 2,
+) -> tuple[LatentSDE, Observations]:
+    """The fBM bridge of Daems et al. (2024), Fig. 2: ``dx = dB_hat_H``, ``x(0) = 0``, ``x(T) = 0``.
+
+    Only the control is learned (H, drift and diffusion are fixed); the exact posterior is the
+    Gaussian conditional of the MA-fBM prior (see :func:`bayeskit.fbm.benchmark.bridge_exact_std`).
+
+    Args:
+        key: PRNG key or int seed (control network).
+        hurst: H in (0, 1).
+        horizon: T > 0, the time of the single observation ``x(T) = 0``.
+        obs_std: its noise standard deviation > 0.
+        kind: ``"type1"`` or ``"type2"``.
+        width, depth: control MLP size.
+
+    Returns:
+        ``(model, data)`` ready for :func:`bayeskit.fbm.vi.fit`.
+
+    Raises:
+        ValueError: for H outside (0, 1) or non-positive ``horizon`` / ``obs_std``.
+    """
+    horizon = check_positive_scalar(horizon, "horizon")
+    model = fractional_ou(
+        key,
+        hurst=hurst,
+        theta=0.0,
+        sigma=1.0,
+        learn_hurst=False,
+        learn_theta=False,
+        learn_sigma=False,
+        obs_std=obs_std,
+        horizon=horizon,
+        kind=kind,
+        width=width,
+        depth=depth,
+    )
+    data = Observations(jnp.array([horizon], jnp.zeros(()).dtype), jnp.zeros((1, 1, 1)))
+    return model, data

@@ -143,24 +143,29 @@ def _prepare(model, data, dt):
     return values.astype(dtype), ctx, jnp.asarray(left), jnp.asarray(frac, dtype), dt, n_steps
 
 
+def _posterior_path(key, model, context, dt, n_steps, scheme, omega):
+    """One controlled path from the model's known initial state (not learned: gradient stopped)."""
+    x0 = jax.lax.stop_gradient(model.x0)
+    return simulate_path(
+        key,
+        model.sde,
+        x0,
+        dt=dt,
+        n_steps=n_steps,
+        control=model.control,
+        context=context,
+        scheme=scheme,
+        omega=omega,
+    )
+
+
 def _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme):
     """Per-sequence (log-likelihood, KL) with one posterior path each; values (B, N, D)."""
     omega = model.sde.omega()
     keys = jax.random.split(key, values.shape[0])
-    x0 = jax.lax.stop_gradient(model.x0)  # the initial state is known, not learned
 
     def one(k, v, c):
-        sim = simulate_path(
-            k,
-            model.sde,
-            x0,
-            dt=dt,
-            n_steps=n_steps,
-            control=model.control,
-            context=c,
-            scheme=scheme,
-            omega=omega,
-        )
+        sim = _posterior_path(k, model, c, dt, n_steps, scheme, omega)
         xhat = (1.0 - frac)[:, None] * sim.x[left] + frac[:, None] * sim.x[left + 1]
         var = model.obs_std**2
         ll = -0.5 * jnp.sum((v - xhat) ** 2) / var - 0.5 * v.size * jnp.log(2 * jnp.pi * var)
@@ -274,19 +279,9 @@ def _sample_all(key, model, ctx, dt, n_steps, n, scheme):
     ctx_rep = jnp.repeat(ctx, n, axis=0)
     omega = model.sde.omega()
     keys = jax.random.split(key, p * n)
-    return jax.vmap(
-        lambda k, c: simulate_path(
-            k,
-            model.sde,
-            model.x0,
-            dt=dt,
-            n_steps=n_steps,
-            control=model.control,
-            context=c,
-            scheme=scheme,
-            omega=omega,
-        )
-    )(keys, ctx_rep)
+    return jax.vmap(lambda k, c: _posterior_path(k, model, c, dt, n_steps, scheme, omega))(
+        keys, ctx_rep
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -86,8 +86,8 @@ def test_samplers_match_exact_covariance(method, hurst):
 
 def test_type2_sampler_uses_cholesky_and_matches():
     n_paths = 20000
-    x = np.asarray(sample_fbm(2, 0.3, n_steps=16, n_paths=n_paths, kind="type2"), np.float64)
-    t = np.linspace(0.0, 1.0, 17)
+    x = np.asarray(sample_fbm(2, 0.3, n_steps=32, n_paths=n_paths, kind="type2"), np.float64)
+    t = np.linspace(0.0, 1.0, 33)
     cov = np.asarray(fbm_covariance(t, t, 0.3, kind="type2"), np.float64)
     assert np.abs(np.cov(x.T, bias=True) - cov).max() <= 5 * np.sqrt(2 / n_paths) * cov.max()
 

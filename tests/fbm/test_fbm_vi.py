@@ -6,27 +6,17 @@ import numpy as np
 import optax
 import pytest
 
-from bayeskit.fbm.benchmark import bridge_exact_moments
+from bayeskit.fbm.benchmark import bridge_exact_std
 from bayeskit.fbm.mafbm import ma_covariance
-from bayeskit.fbm.models import fractional_ou
+from bayeskit.fbm.models import fbm_bridge, fractional_ou
 from bayeskit.fbm.vi import FitResult, Observations, elbo, fit
 
 HORIZON, DT, OBS_STD = 2.0, 0.02, 0.1
-BRIDGE = Observations(jnp.array([HORIZON]), jnp.zeros((1, 1, 1)))
+BRIDGE = fbm_bridge(0, horizon=HORIZON, obs_std=OBS_STD)[1]
 
 
 def _bridge_model(key=0):
-    return fractional_ou(
-        key,
-        hurst=0.7,
-        theta=0.0,
-        sigma=1.0,
-        learn_hurst=False,
-        learn_theta=False,
-        learn_sigma=False,
-        obs_std=OBS_STD,
-        horizon=HORIZON,
-    )
+    return fbm_bridge(key, hurst=0.7, horizon=HORIZON, obs_std=OBS_STD)[0]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +30,7 @@ def test_bridge_posterior_matches_exact_conditional(trained):
     sim = trained.sample_paths(2, 4096)
     x = np.asarray(sim.x[0, :, :, 0], np.float64)
     t = np.asarray(sim.times, np.float64)
-    exact = bridge_exact_moments(trained.model.sde, t, OBS_STD)
+    exact = bridge_exact_std(trained.model.sde, t, OBS_STD)
     inside = (t >= 0.2 - 1e-9) & (t <= 1.8 + 1e-9)
     # short CI training (the benchmark trains longer for 5%): the untrained posterior is the prior,
     # off by up to +170%; 20% is far outside the 4096-path noise (~1.1%)
@@ -49,6 +39,7 @@ def test_bridge_posterior_matches_exact_conditional(trained):
     losses = np.asarray(trained.losses)
     assert losses[-100:].mean() < losses[:100].mean()
     np.testing.assert_array_equal(np.asarray(trained.hurst), np.float32(0.7))  # H frozen
+    _check_draws_and_inference_data(trained)
 
 
 def test_elbo_bounds_log_evidence_and_zero_control_has_no_kl():
@@ -70,7 +61,9 @@ def test_elbo_bounds_log_evidence_and_zero_control_has_no_kl():
     assert e.mean() <= log_evidence + 3 * e.std() / np.sqrt(e.size)
 
 
-def test_result_draws_and_inference_data(trained):
+def _check_draws_and_inference_data(trained):
+    # called from the bridge test so that the trained fixture is built once per run, not once per
+    # xdist worker
     sim = trained.sample_paths(5, 7)
     n_grid = int(round(HORIZON / DT)) + 1
     assert sim.x.shape == (1, 7, n_grid, 1)

@@ -37,7 +37,9 @@ class RunLog(NamedTuple):
 
     Attributes:
         regret: exact per-episode regret ``V*(s1) - V^{pi_t}(s1)`` of the learner's policy.
-        ref_regret: the same for the comparison policy (dueling regret = regret + ref_regret).
+        ref_regret: the same for the comparison policy (dueling regret = regret + ref_regret);
+            on a fresh-context bandit the previous arm is scored against this round's best arm,
+            so it can be negative.
         queries: cumulative number of labels requested.
         query_stat: the query statistic ``u_t``.
         reward_error: reward-estimation error after the episode.

@@ -219,7 +219,7 @@ def sample_fbm(
         incr = _davies_harte(key, sqrt_eig, n, n_paths)
         scale = (horizon / n) ** hurst
         if kind == "type1":
-            scale *= float(variance_scale(hurst, "type1"))
+            scale *= float(np.sqrt(variance_scale(hurst, "type1")))
         paths = jnp.cumsum(incr, axis=-1) * jnp.asarray(scale, dtype)
     else:
         times = np.linspace(0.0, horizon, n + 1)[1:]

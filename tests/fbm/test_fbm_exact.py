@@ -92,6 +92,22 @@ def test_type2_sampler_uses_cholesky_and_matches():
     assert np.abs(np.cov(x.T, bias=True) - cov).max() <= 5 * np.sqrt(2 / n_paths) * cov.max()
 
 
+def test_type1_sampler_scale_and_fallback(monkeypatch):
+    import bayeskit.fbm.exact as exact
+
+    n_paths = 20000
+    x = np.asarray(sample_fbm(1, 0.7, n_steps=32, n_paths=n_paths, kind="type1"), np.float64)
+    v1 = float(variance_scale(0.7, "type1"))
+    # Var B(1) = V_I(H): 5 relative standard errors sqrt(2/N) of a sample variance
+    assert abs(x[:, -1].var() / v1 - 1) < 5 * np.sqrt(2 / n_paths)
+    # a (simulated) negative circulant eigenvalue: "auto" falls back to Cholesky, DH refuses
+    monkeypatch.setattr(exact, "circulant_eigenvalues", lambda h, n: -np.ones(2 * n))
+    y = np.asarray(sample_fbm(1, 0.7, n_steps=32, n_paths=n_paths, kind="type1"), np.float64)
+    assert abs(y[:, -1].var() / v1 - 1) < 5 * np.sqrt(2 / n_paths)
+    with pytest.raises(ValueError, match="circulant embedding not positive"):
+        sample_fbm(1, 0.7, n_steps=32, n_paths=4, method="davies_harte")
+
+
 def test_fou_covariance_special_cases():
     # theta = 0: X = sigma B_H exactly at the observation times
     with jax.enable_x64(True):

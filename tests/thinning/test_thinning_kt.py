@@ -234,8 +234,8 @@ def test_thin_bad_inputs(small):
         thin(0, x.at[0, 0].set(jnp.nan), 2, kern)
     with pytest.raises(ValueError, match="x: expected an array of rank 2"):
         thin(0, x[:, 0], 2, kern)
-    with pytest.raises(ValueError, match="kernel: expected a positive finite lengthscale"):
-        thin(0, x, 2, Gaussian(lengthscale=-1.0))
+    with pytest.raises(ValueError, match="lengthscale: expected positive values, got -1.0"):
+        thin(0, x, 2, Gaussian(lengthscale=-1.0))  # the kernel rejects a negative bandwidth
     with pytest.raises(ValueError, match="variant: expected one of"):
         thin(0, x, 2, kern, variant="herding")
     with pytest.raises(ValueError, match="delta: expected a value in"):

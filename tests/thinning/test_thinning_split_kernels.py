@@ -92,7 +92,7 @@ def test_split_kernel_bad_inputs():
     mix = SpectralMixture(jnp.ones(1), jnp.zeros((1, 2)), jnp.ones((1, 2)))
     with pytest.raises(ValueError, match="kernel: root/power/plus variants need"):
         split_kernel(mix, "plus", alpha=None, dim=2)
-    with pytest.raises(ValueError, match="kernel: expected a positive finite lengthscale"):
+    with pytest.raises(ValueError, match="lengthscale: expected positive values, got -2.0"):
         split_kernel(Gaussian(lengthscale=-2.0), "root", alpha=None, dim=2)
     with pytest.raises(ValueError, match="x: the median inter-point distance is zero"):
         default_kernel(np.ones((5, 2)))

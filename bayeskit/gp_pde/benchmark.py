@@ -28,7 +28,7 @@ PAPER = {
 }
 
 _PRESETS = {
-    "quick": dict(steps=60, steps_2d=20, grid_2d=200),
+    "quick": dict(steps=40, steps_2d=10, grid_2d=200),
     "paper": dict(steps=600, steps_2d=200, grid_2d=200),
 }
 

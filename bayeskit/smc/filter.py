@@ -39,8 +39,22 @@ class FilterResult(NamedTuple):
     log_weights: jax.Array
 
 
-def ess(log_weights: jax.Array) -> jax.Array:
-    """Kish effective sample size ``(sum w)^2 / sum w^2`` of log-weights ``(N,)``."""
+def ess(log_weights: Any) -> jax.Array:
+    """Kish effective sample size ``(sum w)^2 / sum w^2`` of log-weights.
+
+    Args:
+        log_weights: ``(N,)`` unnormalised log-weights (``-inf`` allowed, not NaN).
+
+    Returns:
+        Scalar in ``[1, N]``.
+
+    Raises:
+        ValueError: if ``log_weights`` is not 1-D.
+    """
+    return _ess(check_array(log_weights, "log_weights", ndim=1, finite=False))
+
+
+def _ess(log_weights: jax.Array) -> jax.Array:
     return jnp.exp(2.0 * jax.nn.logsumexp(log_weights) - jax.nn.logsumexp(2.0 * log_weights))
 
 
@@ -176,7 +190,7 @@ def _bootstrap_filter(key, model, theta, ys, n, method):
     x = init_particles(k0, model, theta, n)
     lw = obs_weights(model, theta, x, ys[0])
     faults = weight_faults(no_faults(), 0, lw)
-    ess0 = ess(lw)
+    ess0 = _ess(lw)
 
     def step(carry, inp):
         x, lw, ll, faults = carry
@@ -184,7 +198,7 @@ def _bootstrap_filter(key, model, theta, ys, n, method):
         x, _ = propagate(k, model, theta, x, lw, n, method)
         lw = obs_weights(model, theta, x, y)
         faults = weight_faults(faults, t, lw)
-        return (x, lw, ll + log_mean_weight(lw), faults), ess(lw)
+        return (x, lw, ll + log_mean_weight(lw), faults), _ess(lw)
 
     T = ys.shape[0]
     inputs = (jax.random.split(kscan, T - 1), ys[1:], jnp.arange(1, T))

@@ -231,8 +231,30 @@ def init_smoother(n_steps: int, dim_x: int, dtype: Any = jnp.float32) -> dict:
     }
 
 
+def _check_lam(lam: Any) -> None:
+    if not isinstance(lam, dict):
+        raise ValueError(f"lam: expected a dict of smoother parameters, got {type(lam).__name__}")
+    missing = {"a", "b", "log_s", "m_last", "log_s_last"} - set(lam)
+    if missing:
+        raise ValueError(f"lam: missing fields {sorted(missing)}")
+
+
 def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
-    """``log q(x_{t-1} | x_t)`` for ``t >= 1`` plus ``log q(x_{T-1})`` when ``t = T - 1``."""
+    """``log q(x_{t-1} | x_t)`` for ``t >= 1`` plus ``log q(x_{T-1})`` when ``t = T - 1``.
+
+    Args:
+        t: time index in ``[1, T-1]`` (may be traced).
+        x_prev: ``(dx,)`` state at ``t - 1``.
+        x: ``(dx,)`` state at ``t``.
+        lam: smoother parameters (see :func:`init_smoother`).
+
+    Returns:
+        Scalar log-density.
+
+    Raises:
+        ValueError: if ``lam`` lacks a field of :func:`init_smoother`.
+    """
+    _check_lam(lam)
     T = lam["b"].shape[0] + 1
     mean = lam["a"][t - 1] @ x + lam["b"][t - 1]
     term = _mvn_diag_logpdf(x_prev, mean, 2.0 * lam["log_s"][t - 1])
@@ -252,9 +274,7 @@ def smoother_marginals(lam: dict) -> tuple[jax.Array, jax.Array]:
     Raises:
         ValueError: if ``lam`` lacks the fields of :func:`init_smoother`.
     """
-    missing = {"a", "b", "log_s", "m_last", "log_s_last"} - set(lam)
-    if missing:
-        raise ValueError(f"lam: missing fields {sorted(missing)}")
+    _check_lam(lam)
 
     def step(carry, p):
         m, P = carry

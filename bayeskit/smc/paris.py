@@ -310,7 +310,7 @@ def paris_pass(
         faults = pf.weight_faults(faults, t, lw_new)
         faults = faults._replace(backward_step=pf.record(faults.backward_step, t, dead))
         carry = (x_new, lw_new, tau_new, ll + pf.log_mean_weight(lw_new), trials + tr, faults)
-        out = (pf.ess(lw_new), (x_new, J[:, 0]) if keep_path else None)
+        out = (pf._ess(lw_new), (x_new, J[:, 0]) if keep_path else None)
         return carry, out
 
     refs = None if ref_path is None else ref_path[1:]
@@ -328,7 +328,7 @@ def paris_pass(
     return _Pass(
         estimate,
         ll,
-        jnp.concatenate([pf.ess(lw)[None], esses]),
+        jnp.concatenate([pf._ess(lw)[None], esses]),
         mean_prop,
         faults,
         particles,

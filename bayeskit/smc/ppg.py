@@ -51,12 +51,13 @@ class PPGResult(NamedTuple):
 
     def to_inference_data(self):
         """ArviZ ``InferenceData`` with the kept paths as variable ``x (chain=1, draw, T, dx)``
-        and the flattened per-iteration estimates as ``estimate (1, draw, dim h)``."""
+        and the flattened per-iteration estimates as ``estimate (1, draw, dim h)``; the
+        conditional filter log-likelihoods go to ``sample_stats``."""
         k0 = self.burn_in
         flat = jax.vmap(lambda e: jax.flatten_util.ravel_pytree(e)[0])(self.estimates)
         return to_inference_data(
             {"x": self.paths[None, k0:], "estimate": flat[None, k0:]},
-            sample_stats={"log_likelihood": self.log_likelihoods[None, k0:]},
+            sample_stats={"conditional_log_likelihood": self.log_likelihoods[None, k0:]},
             dims={"x": ["time", "x_dim"], "estimate": ["h_dim"]},
         )
 

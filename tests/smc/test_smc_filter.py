@@ -81,5 +81,7 @@ def test_filter_bad_inputs(lg1):
         pf.resample(0, jnp.zeros(3), 3, "residual")
     with pytest.raises(ValueError, match="log_weights: all weights are zero"):
         pf.resample(0, jnp.full(3, -jnp.inf), 3)
+    with pytest.raises(ValueError, match="log_weights: expected an array of rank 1"):
+        pf.ess(jnp.zeros((2, 2)))
     with pytest.raises(ValueError, match="log_weights: expected no NaN"):
         pf.resample(0, jnp.array([0.0, jnp.nan]), 3)

@@ -78,7 +78,7 @@ def test_loglik_and_smoother_match_brute_force(setup):
 
 def test_fisher_identity_equals_autodiff_score(setup):
     model, theta, ys = setup
-    auto = jax.grad(lambda th: kalman.kalman_log_likelihood(ys, model.matrices(th)))(theta)
+    auto = jax.jit(jax.grad(lambda th: kalman.kalman_log_likelihood(ys, model.matrices(th))))(theta)
     fisher = kalman.fisher_score(model, theta, ys)
     for name in theta:
         # two exact float64 computations of the same gradient

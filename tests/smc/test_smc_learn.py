@@ -94,6 +94,8 @@ def test_learn_bad_inputs(lg1):
         learn.msc(0, model, theta, ys, steps=2, lam0={**lam, "b": jnp.zeros((10, 1))})
     with pytest.raises(ValueError, match="lam: missing fields"):
         learn.smoother_marginals({"a": 1})
+    with pytest.raises(ValueError, match="lam: expected a dict"):
+        learn.smoother_logpdf_term(1, jnp.zeros(1), jnp.zeros(1), [1.0])
     with pytest.raises(ValueError, match="n_steps: expected an integer >= 2"):
         learn.init_smoother(1, 1)
     with pytest.raises(TypeError, match="model: expected a StateSpaceModel"):

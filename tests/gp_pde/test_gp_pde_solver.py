@@ -70,9 +70,18 @@ def test_low_frequency_2d_converges(sol2d):
 def test_predict_interpolates_grid_values(sol2d):
     with jax.enable_x64(True):
         pts = sol2d.problem.points()
-    # the GP mean at the nodes is (K - jitter I) K^{-1} U = U - jitter * alpha, exactly
-    want = sol2d.values.ravel() - gp_pde.solver.JITTER * sol2d.alpha.ravel()
-    np.testing.assert_allclose(sol2d.predict(pts), want, rtol=1e-9, atol=1e-9)
+    # with K = kron(A_j), A_j = K_j + jitter I, the mean at the nodes is
+    # kron(K_j) K^{-1} U = kron(I - jitter A_j^{-1}) U, exactly
+    jit = gp_pde.solver.JITTER
+    with jax.enable_x64(True):
+        mats = []
+        for j, (n, h) in enumerate(zip(sol2d.problem.grid, sol2d.problem.spacing(), strict=True)):
+            pj = jax.tree.map(lambda a, j=j: a[j], sol2d.params)
+            a_j = sp.toeplitz_gram(sol2d.kernel, pj, n, h) + jit * jnp.eye(n)
+            mats.append(jnp.eye(n) - jit * jnp.linalg.inv(a_j))
+        want = gp_pde.kronecker.kron_mvp(mats, sol2d.values).ravel()
+    # inv() of a factor with condition ~1e7 costs ~1e-9 absolute; 1e-7 leaves margin
+    np.testing.assert_allclose(sol2d.predict(pts), want, rtol=1e-7, atol=1e-7)
     np.testing.assert_allclose(sol2d.predict(pts), sol2d.values.ravel(), atol=1e-3)
 
 

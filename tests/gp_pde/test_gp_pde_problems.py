@@ -63,8 +63,8 @@ def test_coarse_grid_warns():
     [
         (dict(domain=((1.0, 0.0),)), "domain: expected a box"),
         (dict(domain="disk"), "domain: expected a box"),
+        (dict(grid=(2,)), "grid: expected an integer >= 3"),
         (dict(boundary=np.zeros(3)), r"boundary: expected shape \(2\), got \(3,\)"),
-        (dict(boundary=np.zeros(3)), r"boundary: expected shape \(2,\)"),
         (dict(source=np.full(8, np.nan)), "source: expected finite"),
         (dict(terms=[(1.0, 1, 2)]), "terms: expected dim"),
         (dict(nonlinearity="burgers"), "nonlinearity: expected None"),

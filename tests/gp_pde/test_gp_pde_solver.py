@@ -37,6 +37,7 @@ def sol2d():
     return gp_pde.solve(0, _lowfreq(2, 20), n_components=5, steps=10)
 
 
+@pytest.mark.filterwarnings("ignore::bayeskit.gp_pde.problems.ResolutionWarning")
 def test_kronecker_objective_equals_dense_on_20x20():
     prob = gp_pde.problems.get("poisson_2d_sin6cos20", grid=20)
     with jax.enable_x64(True):

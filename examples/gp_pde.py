@@ -27,7 +27,7 @@ problem = PDEProblem(
     max_frequency=20 / (2 * np.pi),
     freq_scale=5.0,
 )
-sol = gp_pde.solve(0, problem, n_components=10, steps=10)
+sol = gp_pde.solve(0, problem, n_components=10, steps=100)
 print(f"relative L2 error: {sol.rel_l2():.2e}")
 spec = sol.spectrum()
 active = np.asarray(spec.active[0])

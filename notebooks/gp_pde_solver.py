@@ -36,7 +36,7 @@ from bayeskit import gp_pde
 from bayeskit.gp_pde import baselines
 
 small = os.environ.get("BAYESKIT_SMALL") == "1"
-freq, n_grid, steps = (20.0, 160, 5) if small else (100.0, 400, 200)
+freq, n_grid, steps = (20.0, 160, 60) if small else (100.0, 400, 300)
 
 # %%
 problem = gp_pde.problems.get("poisson_1d_sin100")

@@ -106,6 +106,20 @@ def test_gram_blocked_equals_dense_jitted_and_not():
     np.testing.assert_allclose(jitted, dense, atol=1e-6)
 
 
+def test_pairwise_gaussian_fast_path_equals_generic_evaluation():
+    x = jax.random.normal(jax.random.key(3), (50, 3))
+    y = jax.random.normal(jax.random.key(4), (40, 3))
+    k = K.Gaussian(lengthscale=jnp.array([0.7, 1.3, 2.0]), variance=1.5)
+    generic = jax.vmap(lambda a: jax.vmap(lambda b: k(a, b))(y))(x)
+    # the fused path sums squared differences per coordinate: equal up to float32 rounding
+    np.testing.assert_allclose(K.pairwise(k, x, y), generic, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(K.gram(k, x, y, block_size=7), generic, rtol=1e-5, atol=1e-6)
+    m = K.Matern32(lengthscale=0.8)
+    np.testing.assert_allclose(
+        K.pairwise(m, x, y), jax.vmap(lambda a: jax.vmap(lambda b: m(a, b))(y))(x), rtol=1e-6
+    )
+
+
 def test_gram_rejects_bad_input():
     k = K.Gaussian()
     with pytest.raises(ValueError, match=r"X: expected an array of rank 2, got shape \(5,\)"):

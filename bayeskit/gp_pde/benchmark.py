@@ -28,8 +28,8 @@ PAPER = {
 }
 
 _PRESETS = {
-    "quick": dict(steps=40, steps_2d=10, grid_2d=200),
-    "paper": dict(steps=600, steps_2d=200, grid_2d=200),
+    "quick": dict(steps=300, steps_2d=100, grid_2d=200),
+    "paper": dict(steps=1500, steps_2d=400, grid_2d=200),
 }
 
 

@@ -28,13 +28,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from bayeskit.kernels import pairwise
 from bayeskit.random import as_key
 from bayeskit.thinning.kt import (
     VARIANTS,
     _check_delta,
     _check_x,
     _Dense,
-    _gram,
     _split,
     _swap,
     _thin_core,
@@ -54,12 +54,12 @@ def _halve_sym(key, x, idx, split_k, swap_k, delta):
     """Symmetrised KT(m=1) on the points ``x[idx]``; returns half of ``idx`` (distinct)."""
     size = idx.shape[0]
     pts = x[idx]
-    src = _Dense(_gram(split_k, pts, pts))
+    src = _Dense(pairwise(split_k, pts, pts))
     key_u, key_coin = jax.random.split(key)
     u = jax.random.uniform(key_u, (1, size // 2), x.dtype)
     halves = _split(src, u, size, 1, delta)
     if swap_k is not None:
-        src = _Dense(_gram(swap_k, pts, pts))
+        src = _Dense(pairwise(swap_k, pts, pts))
     chosen = _swap(src, halves, True)
     member = jnp.zeros((size,), bool).at[chosen].set(True)
     (rest,) = jnp.nonzero(~member, size=size // 2)

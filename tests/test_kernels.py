@@ -120,6 +120,16 @@ def test_pairwise_gaussian_fast_path_equals_generic_evaluation():
     )
 
 
+def test_pairwise_rejects_bad_shapes_and_kernel():
+    x = jnp.zeros((4, 2))
+    with pytest.raises(ValueError, match=r"X, Y: expected shapes \(n, d\) and \(m, d\)"):
+        K.pairwise(K.Gaussian(), x, jnp.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"got \(4,\) and \(4, 2\)"):
+        K.pairwise(K.Gaussian(), jnp.zeros(4), x)
+    with pytest.raises(TypeError, match="k: expected a kernel callable"):
+        K.pairwise(1.0, x, x)
+
+
 def test_gram_rejects_bad_input():
     k = K.Gaussian()
     with pytest.raises(ValueError, match=r"X: expected an array of rank 2, got shape \(5,\)"):

@@ -1,8 +1,8 @@
 """Benchmark of ``bayeskit.gp_pde`` (``bayeskit bench gp_pde --json``), issue 7.
 
 Quick preset: the three 1-D cases (300 steps) and the 2-D sin(6x)cos(20x) case on 200 x 200
-(100 steps) with the fast ``profile`` method, the RBF (GP-SE) negative control, a Chebyshev collocation reference on the same number of
-points, the Kronecker-vs-dense timing of one objective-and-gradient evaluation on 60 x 60, and
+(100 steps) with the fast ``profile`` method, the RBF (GP-SE) negative control, a Chebyshev
+collocation reference on the same number of points, the Kronecker-vs-dense timing of one objective-and-gradient evaluation on 60 x 60, and
 the time of one step on 400 x 400.
 """
 

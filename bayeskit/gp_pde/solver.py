@@ -143,8 +143,8 @@ def _residual(static: _Static, maps, u, source):
     return _apply_linear(static, maps, u) + _nonlin(static, u)[0] - source
 
 
-def _loss_terms(static: _Static, data: _Data, u, params, log_tau, log_v):
-    """Negative log joint and the two sums of squares (Eq. 14 of the paper, constants dropped)."""
+def _loss(static: _Static, data: _Data, u, params, log_tau, log_v):
+    """Negative log joint ``L`` (Eq. 14 of the paper, constants dropped), a scalar."""
     factor, maps = _factors(static, params)
     prior = 0.5 * kr.kron_quad(factor, u) + 0.5 * kr.kron_logdet(factor)
     ss_b = jnp.sum((u.ravel()[data.bidx] - data.bvals) ** 2)
@@ -153,7 +153,7 @@ def _loss_terms(static: _Static, data: _Data, u, params, log_tau, log_v):
     lam = static.boundary_weight
     bnd = lam * (0.5 * jnp.exp(log_tau) * ss_b - 0.5 * nb * log_tau)
     res = 0.5 * jnp.exp(log_v) * ss_r - 0.5 * n * log_v
-    return prior + bnd + res, (ss_b, ss_r)
+    return prior + bnd + res
 
 
 def objective(problem: PDEProblem, values, params: sp.MixtureParams, log_tau, log_v, *, kernel):
@@ -176,7 +176,7 @@ def objective(problem: PDEProblem, values, params: sp.MixtureParams, log_tau, lo
     if tuple(jnp.shape(values)) != problem.grid:
         raise ValueError(f"values: expected shape {problem.grid}, got {jnp.shape(values)}")
     static = _static(problem, kernel, 1, 0)
-    return _loss_terms(static, _data(problem), values, params, log_tau, log_v)[0]
+    return _loss(static, _data(problem), values, params, log_tau, log_v)
 
 
 def objective_dense(
@@ -355,7 +355,7 @@ def _profile_step(static, data, optimizer, state: _State) -> _State:
     hyper = (state.params, state.log_tau, state.log_v)
 
     def loss(h):
-        return _loss_terms(static, data, u, *h)[0]
+        return _loss(static, data, u, *h)
 
     grads = jax.grad(loss)(hyper)
     updates, opt_state = optimizer.update(grads, state.opt_state, hyper)
@@ -368,7 +368,7 @@ def _adam_step(static, data, optimizer, state: _State) -> _State:
     tree = (state.values, state.params, state.log_tau, state.log_v)
 
     def loss(t):
-        return _loss_terms(static, data, *t)[0]
+        return _loss(static, data, *t)
 
     grads = jax.grad(loss)(tree)
     updates, opt_state = optimizer.update(grads, state.opt_state, tree)
@@ -391,8 +391,8 @@ def _make_chunk(static, method, optimizer, length):
             return step(static, data, optimizer, s), None
 
         state, _ = jax.lax.scan(body, state, None, length=length)
-        loss = _loss_terms(static, data, state.values, state.params, state.log_tau, state.log_v)
-        return state, loss[0]
+        loss = _loss(static, data, state.values, state.params, state.log_tau, state.log_v)
+        return state, loss
 
     return chunk
 
@@ -602,7 +602,7 @@ def _run(
     n_chunks, rem = divmod(steps, log_every)
     chunks = [log_every] * n_chunks + ([rem] if rem else [])
     compiled = {n: _make_chunk(static, method, optimizer, n) for n in set(chunks)}
-    loss0 = float(_loss_terms(static, data, u, params, zero, zero)[0])
+    loss0 = float(_loss(static, data, u, params, zero, zero))
     steps_log, losses, errors = [0], [loss0], [error(state)]
     bar = None
     if progress:

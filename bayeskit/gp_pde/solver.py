@@ -48,7 +48,7 @@ from bayeskit.validate import check_bool, check_choice, check_finite, check_int,
 __all__ = ["Trace", "GPSolution", "SolveInfo", "solve", "objective", "objective_dense", "METHODS"]
 
 METHODS = ("profile", "adam")
-JITTER = 1e-6  # the authors' jitter on each 1-D factor
+JITTER = 1e-6  # the authors' jitter on each 1-D factor (the default of ``solve``)
 DENSE_MAX = 2500  # grids up to this many nodes are solved densely (exactly)
 
 
@@ -80,6 +80,7 @@ class _Static(NamedTuple):
     boundary_weight: float
     n_newton: int
     cg_iters: int
+    jitter: float
 
 
 class _State(NamedTuple):
@@ -113,7 +114,7 @@ def _factors(static: _Static, params: sp.MixtureParams):
     chols, maps = [], {}
     for j, (n, h) in enumerate(zip(static.grid, static.spacing)):
         pj = jax.tree.map(lambda a, j=j: a[j], params)
-        k = sp.toeplitz_gram(static.kind, pj, n, h, 0) + JITTER * jnp.eye(n)
+        k = sp.toeplitz_gram(static.kind, pj, n, h, 0) + static.jitter * jnp.eye(n)
         chol = jnp.linalg.cholesky(k)
         chols.append(chol)
         for r in _orders(static)[j]:
@@ -157,7 +158,16 @@ def _loss(static: _Static, data: _Data, u, params, log_tau, log_v):
     return prior + bnd + res
 
 
-def objective(problem: PDEProblem, values, params: sp.MixtureParams, log_tau, log_v, *, kernel):
+def objective(
+    problem: PDEProblem,
+    values,
+    params: sp.MixtureParams,
+    log_tau,
+    log_v,
+    *,
+    kernel,
+    jitter: float = JITTER,
+):
     """The paper's negative log joint ``L`` (Eq. 14, constants dropped) for one state.
 
     Args:
@@ -166,6 +176,7 @@ def objective(problem: PDEProblem, values, params: sp.MixtureParams, log_tau, lo
         params: ``MixtureParams`` with fields of shape ``(d, Q)``.
         log_tau, log_v: log boundary and residual precisions (scalars).
         kernel: one of ``spectral.KERNELS``.
+        jitter: added to the diagonal of each 1-D Gram factor.
 
     Returns:
         Scalar ``L`` (float64 if the caller enabled x64; call it under ``jax.enable_x64``).
@@ -176,12 +187,19 @@ def objective(problem: PDEProblem, values, params: sp.MixtureParams, log_tau, lo
     check_choice(kernel, "kernel", sp.KERNELS)
     if tuple(jnp.shape(values)) != problem.grid:
         raise ValueError(f"values: expected shape {problem.grid}, got {jnp.shape(values)}")
-    static = _static(problem, kernel, 1, 0)
+    static = _static(problem, kernel, 1, 0, jitter)
     return _loss(static, _data(problem), values, params, log_tau, log_v)
 
 
 def objective_dense(
-    problem: PDEProblem, values, params: sp.MixtureParams, log_tau, log_v, *, kernel
+    problem: PDEProblem,
+    values,
+    params: sp.MixtureParams,
+    log_tau,
+    log_v,
+    *,
+    kernel,
+    jitter: float = JITTER,
 ):
     """``objective`` computed with dense ``N x N`` matrices (``K = kron(K_j)``): a reference for
     tests and the Kronecker-vs-dense benchmark. Same arguments and result as ``objective``.
@@ -190,12 +208,12 @@ def objective_dense(
         ValueError: on an unknown kernel.
     """
     check_choice(kernel, "kernel", sp.KERNELS)
-    static = _static(problem, kernel, 1, 0)
+    static = _static(problem, kernel, 1, 0, jitter)
     data = _data(problem)
     mats, dmats = [], {}
     for j, (n, h) in enumerate(zip(static.grid, static.spacing, strict=True)):
         pj = jax.tree.map(lambda a, j=j: a[j], params)
-        mats.append(sp.toeplitz_gram(kernel, pj, n, h, 0) + JITTER * jnp.eye(n))
+        mats.append(sp.toeplitz_gram(kernel, pj, n, h, 0) + jitter * jnp.eye(n))
         for r in _orders(static)[j]:
             dmats[(j, r)] = sp.toeplitz_gram(kernel, pj, n, h, r)
     big = mats[0]
@@ -481,6 +499,7 @@ class GPSolution(eqx.Module):
         log_tau, log_v: learned log precisions.
         trace: ``Trace`` of loss and relative L2 error per checkpoint.
         info: ``SolveInfo`` of the last step.
+        jitter: the diagonal jitter of each 1-D Gram factor.
         extra: the second ("extra") GP of the two-stage refinement, or ``None``; its interpolant
             is added to this one's.
     """
@@ -495,6 +514,7 @@ class GPSolution(eqx.Module):
     log_v: jax.Array
     trace: Trace
     info: SolveInfo
+    jitter: float = eqx.field(static=True)
     extra: GPSolution | None = None
 
     def predict(self, x) -> jax.Array:
@@ -577,7 +597,7 @@ def _test_axes(problem: PDEProblem, n_test: int):
 # ----------------------------------------------------------------------------- driver
 
 
-def _static(problem, kernel, n_newton, cg_iters):
+def _static(problem, kernel, n_newton, cg_iters, jitter):
     return _Static(
         kind=kernel,
         grid=problem.grid,
@@ -587,6 +607,7 @@ def _static(problem, kernel, n_newton, cg_iters):
         boundary_weight=float(problem.boundary_weight),
         n_newton=n_newton,
         cg_iters=cg_iters,
+        jitter=float(jitter),
     )
 
 
@@ -613,10 +634,11 @@ def _run(
     init_noise,
     n_newton,
     cg_iters,
+    jitter,
     offset_test,
     truth_problem=None,
 ):
-    static = _static(problem, kernel, n_newton if problem.nonlinearity else 1, cg_iters)
+    static = _static(problem, kernel, n_newton if problem.nonlinearity else 1, cg_iters, jitter)
     data = _data(problem)
     fs = problem.freq_scale if freq_scale is None else freq_scale
     params = sp.init_params(problem.ndim, n_components, fs)
@@ -687,6 +709,7 @@ def _run(
         log_v=state.log_v,
         trace=trace,
         info=SolveInfo(float(state.inner_residual), finite),
+        jitter=static.jitter,
     )
 
 
@@ -705,6 +728,7 @@ def solve(
     init_noise: float = 0.0,
     n_newton: int = 1,
     cg_iters: int = 50,
+    jitter: float = JITTER,
     extra_gp: bool = False,
     extra_steps: int | None = None,
 ) -> GPSolution:
@@ -738,6 +762,10 @@ def solve(
         extra_gp: add the authors' second GP (one Matérn-5/2 component, no cosine) fitted to
             what the first leaves (linear operators only).
         extra_steps: steps of the second GP (default ``steps``).
+        jitter: added to the diagonal of each 1-D Gram factor; the paper's 1e-6 by default.
+            It bounds how smooth a solution the interpolant reproduces: on sin(2 pi x) with a
+            long learned length-scale it floors the error near 1e-5, and 1e-10 (safe in
+            float64 for such kernels) reaches 1e-7 (docs/gp_pde.md).
 
     Returns:
         ``GPSolution``.
@@ -765,6 +793,7 @@ def solve(
     check_bool(extra_gp, "extra_gp")
     n_newton = check_int(n_newton, "n_newton", minimum=1)
     cg_iters = check_int(cg_iters, "cg_iters", minimum=1)
+    check_positive(jitter, "jitter")
     check_positive(init_noise, "init_noise", strict=False)
     if freq_scale is not None:
         check_positive(jnp.asarray(freq_scale), "freq_scale")
@@ -785,6 +814,7 @@ def solve(
             init_noise=init_noise,
             n_newton=n_newton,
             cg_iters=cg_iters,
+            jitter=jitter,
         )
         sol = _run(
             key,
@@ -823,7 +853,7 @@ def _residual_problem(sol: GPSolution) -> PDEProblem:
     import dataclasses
 
     problem = sol.problem
-    static = _static(problem, sol.kernel, 1, 0)
+    static = _static(problem, sol.kernel, 1, 0, sol.jitter)
     data = _data(problem)
     _, maps = _factors(static, sol.params)
     source = data.source - _apply_linear(static, maps, sol.values)

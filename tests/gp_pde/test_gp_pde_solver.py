@@ -96,14 +96,23 @@ def test_low_frequency_converges(sol1d, sol2d):
     assert sol2d.rel_l2() <= 1e-1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 not met: in seconds the profiled solver reaches ~1e-4 on sin(2 pi x) in 1-D "
-    "(20 steps) and ~2e-2 in 2-D (10 steps), not the issue's 1e-6 / 1e-4",
-)
-def test_low_frequency_reaches_issue_accuracy(sol1d, sol2d):
-    assert sol1d.rel_l2() <= 1e-6
-    assert sol2d.rel_l2() <= 1e-4
+@pytest.fixture(scope="module")
+def accurate_1d():
+    return gp_pde.solve(0, _lowfreq(1, 30), n_components=5, steps=2000, jitter=1e-10)
+
+
+@pytest.fixture(scope="module")
+def accurate_2d():
+    return gp_pde.solve(0, _lowfreq(2, 16), n_components=5, steps=500, jitter=1e-10)
+
+
+def test_low_frequency_reaches_issue_accuracy(accurate_1d, accurate_2d):
+    # the issue's bounds. Measured 2.4e-7 (1-D, 2000 steps, ~20 s with compilation) and 4.9e-6
+    # (2-D 16 x 16, 500 steps, ~30 s). The jitter is lowered from the paper's 1e-6, which floors
+    # this smooth solution near 1e-5 (measured 2.7e-6 in 1-D after 2000 steps)
+    assert accurate_1d.rel_l2() <= 1e-6
+    assert accurate_2d.rel_l2() <= 1e-4
+    assert accurate_1d.jitter == 1e-10
 
 
 def test_predict_interpolates_grid_values(sol2d):
@@ -111,7 +120,7 @@ def test_predict_interpolates_grid_values(sol2d):
         pts = sol2d.problem.points()
     # with K = kron(A_j), A_j = K_j + jitter I, the mean at the nodes is
     # kron(K_j) K^{-1} U = kron(I - jitter A_j^{-1}) U, exactly
-    jit = gp_pde.solver.JITTER
+    jit = sol2d.jitter
     with jax.enable_x64(True):
         mats = []
         for j, (n, h) in enumerate(zip(sol2d.problem.grid, sol2d.problem.spacing(), strict=True)):
@@ -149,6 +158,7 @@ def test_solve_leaves_x64_off():
         (dict(method="lbfgs"), ValueError, "method: expected one of"),
         (dict(steps=0), ValueError, "steps: expected an integer >= 1"),
         (dict(n_components=0), ValueError, "n_components: expected an integer >= 1"),
+        (dict(jitter=0.0), ValueError, "jitter: expected positive"),
     ],
 )
 def test_bad_input(kw, err, match):

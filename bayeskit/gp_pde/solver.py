@@ -30,6 +30,7 @@ alone.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import NamedTuple
 
 import equinox as eqx
@@ -51,6 +52,7 @@ METHODS = ("profile", "adam")
 JITTER = 1e-6  # the authors' jitter on each 1-D factor (the default of ``solve``)
 DENSE_MAX = 2500  # grids up to this many nodes are solved densely (exactly)
 CG_TOL = 1e-10  # relative residual at which an inner CG solve stops early
+INNER_WARN = 1e-2  # a last inner solve with a larger relative residual is warned about
 
 
 class Trace(NamedTuple):
@@ -705,6 +707,14 @@ def _run(
             f"solve: the state became non-finite on {problem.name!r}; reduce the learning rate "
             "or check the problem's scaling"
         )
+    if float(state.inner_residual) > INNER_WARN:
+        warnings.warn(
+            f"solve: the last inner solve on {problem.name!r} stopped at a relative residual of "
+            f"{float(state.inner_residual):.2g} (> {INNER_WARN:g}); the grid values do not "
+            "minimise the objective: raise cg_iters or lower the learning rate",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     factor, _ = _factors(static, state.params)
     trace = Trace(np.asarray(steps_log), np.asarray(losses), np.asarray(errors))
     return GPSolution(
@@ -784,6 +794,9 @@ def solve(
             boundary, or ``extra_gp`` with a nonlinear operator.
         TypeError: if ``problem`` is not a ``PDEProblem``.
         FloatingPointError: if the state becomes non-finite.
+
+    Warns:
+        RuntimeWarning: if the last inner solve's relative residual exceeds ``INNER_WARN``.
     """
     if not isinstance(problem, PDEProblem):
         raise TypeError(f"problem: expected a PDEProblem, got {type(problem).__name__}")

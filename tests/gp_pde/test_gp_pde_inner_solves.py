@@ -25,3 +25,14 @@ def test_cg_matches_dense_solve(name):
     # measured agreement with the QR solve 1.4e-12 (Poisson) and 3.7e-10 (Allen-Cahn)
     assert float(rel_dense) < 1e-10 and float(rel_cg) <= 2 * solver.CG_TOL
     np.testing.assert_allclose(cg, dense, atol=1e-8 * np.abs(np.asarray(dense)).max())
+
+
+def test_unconverged_inner_solve_warns(monkeypatch):
+    # 80 x 80 nodes take the CG path; one iteration leaves a relative residual of ~3e-4, above
+    # a threshold lowered to 1e-6 for the test (the default 1e-2 flags real stalls)
+    monkeypatch.setattr(solver, "INNER_WARN", 1e-6)
+    with jax.enable_x64(True):
+        prob = problems.get("poisson_2d_sin6cos20", grid=80)
+    with pytest.warns(RuntimeWarning, match="last inner solve .* relative residual"):
+        sol = solver.solve(0, prob, n_components=3, steps=1, cg_iters=1)
+    assert sol.info.inner_residual > 1e-6

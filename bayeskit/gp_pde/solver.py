@@ -312,6 +312,13 @@ def _eig_factors(static, factor, maps):
     return lam, vecs, invs
 
 
+def _boundary_grids(data: _Data, shape: tuple):
+    """The boundary indicator and the boundary data scattered onto the grid (both ``shape``)."""
+    mask = jnp.zeros(math.prod(shape)).at[data.bidx].set(1.0).reshape(shape)
+    gvec = jnp.zeros(math.prod(shape)).at[data.bidx].set(data.bvals).reshape(shape)
+    return mask, gvec
+
+
 def _even_order(static) -> bool:
     """Whether the operator has no first-order terms (its eigenbasis is then real and
     ``K``-whitened)."""
@@ -334,10 +341,9 @@ def _solve_cg_eigen(static, data, factor, maps, u0, tau, v):
     """
     lam, vecs, invs = _eig_factors(static, factor, maps)
     vecs_t = [m.T for m in vecs]
-    gram_inv = [jnp.linalg.inv(m.T @ m) for m in vecs]
+    gram_inv = [m @ m.T for m in invs]  # (V_j^T V_j)^{-1} = V_j^{-1} V_j^{-T}, no inversion
     wb = static.boundary_weight * tau / v
-    mask = jnp.zeros(u0.size).at[data.bidx].set(1.0).reshape(u0.shape)
-    gvec = jnp.zeros(u0.size).at[data.bidx].set(data.bvals).reshape(u0.shape)
+    mask, gvec = _boundary_grids(data, u0.shape)
     phi, dphi = _nonlin(static, u0)
 
     def stacked(mats, a, b):  # (M a, M b) with one pass of mode products
@@ -381,8 +387,7 @@ def _solve_cg(static, data, factor, maps, u0, tau, v):
         return jnp.real(kr.kron_mvp([m.T for m in invs], lam_inv * y))
 
     wb = static.boundary_weight * tau / v
-    mask = jnp.zeros(u0.size).at[data.bidx].set(1.0).reshape(u0.shape)
-    gvec = jnp.zeros(u0.size).at[data.bidx].set(data.bvals).reshape(u0.shape)
+    mask, gvec = _boundary_grids(data, u0.shape)
 
     def solve_linearised(u_lin):
         phi, dphi = _nonlin(static, u_lin)

@@ -272,8 +272,10 @@ def _solve_dense(static, data, factor, maps, u0, tau, v):
     sb = jnp.sqrt(static.boundary_weight * tau / v)
     stacked = jnp.concatenate([jl, sb * chol[data.bidx], jnp.eye(n) / jnp.sqrt(v)])
     target = jnp.concatenate([data.source.ravel() - phi + dphi * u0, sb * data.bvals, jnp.zeros(n)])
-    q, r = jnp.linalg.qr(stacked)
-    z = jsl.solve_triangular(r, q.T @ target, lower=False)
+    # R of the matrix with the target appended: its last column holds Q^T target, so Q is
+    # never formed
+    r = jnp.linalg.qr(jnp.concatenate([stacked, target[:, None]], axis=1), mode="r")
+    z = jsl.solve_triangular(r[:n, :n], r[:n, n], lower=False)
     grad = stacked.T @ (stacked @ z - target)  # the normal equations' residual
     rel = jnp.linalg.norm(grad) / jnp.linalg.norm(stacked.T @ target)
     return (chol @ z).reshape(static.grid), rel

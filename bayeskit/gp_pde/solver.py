@@ -20,9 +20,8 @@ eigenbasis beyond), then takes one optimizer step on the kernel hyperparameters 
 the gradient of the profiled objective). The precisions are not profiled in closed form: their
 joint maximiser with ``U`` is degenerate (the interpolant's derivative map is invertible, so the
 residual can be driven to zero and ``L -> -inf`` as ``v -> inf``); like the paper, they move by
-optimizer steps. The default step sizes decay on a cosine schedule (``0.03 -> 3e-4`` for the
-kernel, which lets the frequencies settle to the accuracy the solution needs, and twice that
-for the precisions, whose growth the schedule bounds).
+optimizer steps. The default step size decays on a cosine schedule (``0.03 -> 3e-4``), which
+lets the frequencies settle to the accuracy the solution needs.
 
 Everything runs in float64 inside ``jax.enable_x64(True)``; the caller's global setting is left
 alone.
@@ -54,8 +53,6 @@ JITTER = 1e-6  # the authors' jitter on each 1-D factor (the default of ``solve`
 DENSE_MAX = 2500  # grids up to this many nodes are solved densely (exactly)
 CG_TOL = 1e-10  # relative residual at which an inner CG solve stops early
 INNER_WARN = 1e-2  # a last inner solve with a larger relative residual is warned about
-KERNEL_LR = 0.03  # peak Adam step size of the kernel hyperparameters (method "profile")
-PRECISION_LR = 0.06  # peak Adam step size of log tau and log v (method "profile")
 
 
 class Trace(NamedTuple):
@@ -275,10 +272,8 @@ def _solve_dense(static, data, factor, maps, u0, tau, v):
     sb = jnp.sqrt(static.boundary_weight * tau / v)
     stacked = jnp.concatenate([jl, sb * chol[data.bidx], jnp.eye(n) / jnp.sqrt(v)])
     target = jnp.concatenate([data.source.ravel() - phi + dphi * u0, sb * data.bvals, jnp.zeros(n)])
-    # R of the matrix with the target appended: its last column holds Q^T target, so Q is
-    # never formed
-    r = jnp.linalg.qr(jnp.concatenate([stacked, target[:, None]], axis=1), mode="r")
-    z = jsl.solve_triangular(r[:n, :n], r[:n, n], lower=False)
+    q, r = jnp.linalg.qr(stacked)
+    z = jsl.solve_triangular(r, q.T @ target, lower=False)
     grad = stacked.T @ (stacked @ z - target)  # the normal equations' residual
     rel = jnp.linalg.norm(grad) / jnp.linalg.norm(stacked.T @ target)
     return (chol @ z).reshape(static.grid), rel
@@ -745,24 +740,6 @@ def _run(
     )
 
 
-def _profile_optimizer(steps: int) -> optax.GradientTransformation:
-    """Adam on ``(kernel hyperparameters, log tau, log v)`` with cosine-decayed step sizes,
-    peaking at ``KERNEL_LR`` for the kernel and ``PRECISION_LR`` for the precisions.
-
-    Each Adam step moves ``log tau`` and ``log v`` by at most about the step size, so over the
-    schedule they grow by at most about ``steps * PRECISION_LR / 2``; on the 2-D cases they end
-    at that bound (docs/gp_pde.md).
-    """
-
-    def sched(lr):
-        return optax.cosine_decay_schedule(lr, steps, alpha=0.01)
-
-    return optax.multi_transform(
-        {"kernel": optax.adam(sched(KERNEL_LR)), "precision": optax.adam(sched(PRECISION_LR))},
-        lambda hyper: (jax.tree.map(lambda _: "kernel", hyper[0]), "precision", "precision"),
-    )
-
-
 def solve(
     key,
     problem: PDEProblem,
@@ -793,10 +770,8 @@ def solve(
         n_components: mixture components ``Q`` per dimension.
         steps: outer steps; default 300 for ``"profile"``, 100000 for ``"adam"`` (the paper's).
         optimizer: an optax transformation for the hyperparameters (``"profile"``) or for
-            everything (``"adam"``); default for ``"profile"`` Adam with step sizes decayed on
-            a cosine schedule over ``steps``, ``0.03 -> 3e-4`` for the kernel and
-            ``0.06 -> 6e-4`` for ``log tau, log v`` (labels ``(params, log_tau, log_v)``), and
-            the paper's ``adam(1e-2)`` for ``"adam"``.
+            everything (``"adam"``); default Adam with a cosine-decayed step size
+            ``0.03 -> 3e-4`` over ``steps`` for ``"profile"``, and the paper's ``adam(1e-2)``.
         method: ``"profile"`` (``U`` solved for given the hyperparameters, exactly up to 2500
             nodes and by conjugate gradients beyond, then one optimizer step on the kernel and
             the precisions) or ``"adam"`` (the paper's joint Adam).
@@ -856,7 +831,11 @@ def solve(
     if extra_gp and problem.nonlinearity is not None:
         raise ValueError("extra_gp: the extra GP needs a linear operator (no nonlinearity)")
     if optimizer is None:
-        optimizer = _profile_optimizer(steps) if method == "profile" else optax.adam(1e-2)
+        optimizer = (
+            optax.adam(optax.cosine_decay_schedule(0.03, steps, alpha=0.01))
+            if method == "profile"
+            else optax.adam(1e-2)
+        )
     key = as_key(key)
     with jax.enable_x64(True):
         common = dict(

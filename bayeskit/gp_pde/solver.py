@@ -333,9 +333,8 @@ def _solve_cg_eigen(static, data, factor, maps, u0, tau, v):
     (divided by ``v``) is ``I / v + (J V)^T (J V) + lambda tau / v (B V)^T (B V)`` with
     ``J V y = V (lam y) + phi'(U) (V y)`` for the linearised operator ``J = A + diag(phi'(U))``:
     four mode products per dimension and iteration (one more for the preconditioner), with no
-    triangular solve. Preconditioned by
-    ``(lam G lam)^{-1}`` with ``G = V^T V = kron(V_j^T V_j)``, the exact inverse of the linear
-    part's ``(A V)^T (A V)``. Stops at ``cg_iters`` iterations or a relative residual of
+    triangular solve. Preconditioned by ``(lam G lam)^{-1}`` with ``G = V^T V = kron(V_j^T V_j)``,
+    the exact inverse of the linear part's ``(A V)^T (A V)``. Stops at ``cg_iters`` iterations or a relative residual of
     ``CG_TOL``: with large precisions a looser tolerance leaves grid values whose hyperparameter
     gradient is wrong. ``inner_residual`` is measured in ``y``.
     """
@@ -823,7 +822,7 @@ def solve(
     check_bool(extra_gp, "extra_gp")
     n_newton = check_int(n_newton, "n_newton", minimum=1)
     cg_iters = check_int(cg_iters, "cg_iters", minimum=1)
-    check_finite(jnp.asarray(jitter), "jitter")
+    check_finite(jitter, "jitter")
     check_positive(jitter, "jitter")
     check_positive(init_noise, "init_noise", strict=False)
     if freq_scale is not None:

@@ -159,6 +159,7 @@ def test_solve_leaves_x64_off():
         (dict(steps=0), ValueError, "steps: expected an integer >= 1"),
         (dict(n_components=0), ValueError, "n_components: expected an integer >= 1"),
         (dict(jitter=0.0), ValueError, "jitter: expected positive"),
+        (dict(jitter=float("inf")), ValueError, "jitter: expected finite"),
     ],
 )
 def test_bad_input(kw, err, match):

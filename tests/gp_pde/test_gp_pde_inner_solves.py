@@ -36,3 +36,27 @@ def test_unconverged_inner_solve_warns(monkeypatch):
     with pytest.warns(RuntimeWarning, match="last inner solve .* relative residual"):
         sol = solver.solve(0, prob, n_components=3, steps=1, cg_iters=1)
     assert sol.info.inner_residual > 1e-6
+
+
+@pytest.mark.filterwarnings("ignore::bayeskit.gp_pde.problems.ResolutionWarning")
+def test_damped_gauss_newton_never_raises_the_objective():
+    # Allen-Cahn 1-D on 40 nodes: a Gauss-Newton "step" to a far-off point (values x 50, where
+    # the cubic term dominates) is cut back; a step towards the exact values ends no worse
+    # than either end
+    with jax.enable_x64(True):
+        prob = problems.get("allencahn_1d_sin100", grid=40)
+        static = solver._static(prob, "student_t", 1, 0, solver.JITTER)
+        data = solver._data(prob)
+        params = sp.init_params(1, 4, 3.0)
+        u = jnp.asarray(prob.exact_values(prob.axes()))
+        u0 = 0.5 * u
+        tau = v = jnp.asarray(1.0)
+
+        def loss(x):
+            return float(solver._loss(static, data, x, params, tau, v))
+
+        far = solver._damped(static, data, params, u0, 50.0 * u, tau, v)
+        near = solver._damped(static, data, params, u0, u, tau, v)
+    assert loss(far) <= loss(u0) < loss(50.0 * u)
+    assert not np.allclose(far, 50.0 * u)
+    assert loss(near) <= min(loss(u0), loss(u))

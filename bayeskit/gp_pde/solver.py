@@ -13,15 +13,16 @@ where derivatives of ``U`` come from differentiating the interpolant ``k(x, M) K
 (``method="adam"`` here). ``method="profile"`` (default) minimises the same ``L`` in far fewer
 steps by taking the grid values out of the first-order loop: each step solves for ``U`` given
 the hyperparameters (``L`` is quadratic in ``U`` for a linear operator, a linear least-squares
-problem; one warm-started Gauss-Newton step per outer step for the Allen-Cahn nonlinearity;
-dense up to 2500 nodes, warm-started conjugate gradients in the operator's Kronecker
-eigenbasis beyond), then takes one optimizer step on the kernel hyperparameters and
-``log tau, log v`` with the gradient of ``L`` at the new ``U`` (at the exact minimiser this is
-the gradient of the profiled objective). The precisions are not profiled in closed form: their
-joint maximiser with ``U`` is degenerate (the interpolant's derivative map is invertible, so the
-residual can be driven to zero and ``L -> -inf`` as ``v -> inf``); like the paper, they move by
-optimizer steps. The default step sizes decay on a cosine schedule (``_profile_optimizer``),
-which lets the frequencies settle to the accuracy the solution needs.
+problem; one warm-started Gauss-Newton step per outer step for the Allen-Cahn nonlinearity,
+damped by a line search (``_damped``); dense up to 2500 nodes, warm-started conjugate
+gradients in the operator's Kronecker eigenbasis beyond), then takes one optimizer step on the
+kernel hyperparameters and ``log tau, log v`` with the gradient of ``L`` at the new ``U`` (at
+the exact minimiser this is the gradient of the profiled objective). The precisions are not
+profiled in closed form: their joint maximiser with ``U`` is degenerate (the interpolant's
+derivative map is invertible, so the residual can be driven to zero and ``L -> -inf`` as
+``v -> inf``); like the paper, they move by optimizer steps. The default step sizes decay on
+a cosine schedule (``_profile_optimizer``), which lets the frequencies settle to the accuracy
+the solution needs.
 
 Everything runs in float64 inside ``jax.enable_x64(True)``; the caller's global setting is left
 alone.
@@ -484,11 +485,12 @@ def _profile_optimizer(steps: int) -> optax.GradientTransformation:
 
     Peak step sizes: 0.03 for the log weights and log scales; 0.01 for the frequencies (cycles
     per unit length), where 0.03 made long runs jump between nearby optima once the precisions
-    had sharpened the objective (1500-step Poisson 1-D sin 100x: 2.8e-4 to 8.4e-7 depending on
-    rounding, against 6.2e-7 with 0.01); ``clip(18 / steps, 0.03, 0.06)`` for ``log tau`` and
-    ``log v``, so that short runs still let ``v`` climb past the stationary point that holds
-    it near e^3 in 2-D (Poisson 2-D sin 6x cos 20x, 300 steps: 4e-4 instead of 1.5e-3), while
-    long runs keep the slower climb (0.06 over 1500 steps threw Poisson 1-D sin 100x to 8e-4).
+    had sharpened the objective (1500-step Poisson 1-D sin 100x: 2.8e-4 or 8.4e-7 depending on
+    rounding, against 6.2e-7 and 9.0e-7 with 0.01); ``clip(18 / steps, 0.03, 0.06)`` for
+    ``log tau`` and ``log v``, so that short runs still let ``v`` climb past the stationary
+    point that holds it near e^3 in 2-D (Poisson 2-D sin 6x cos 20x, 300 steps: 4e-4 instead
+    of 1.5e-3), while long runs keep the slower climb (0.06 over 1500 steps: Poisson 1-D
+    sin 100x 4.7e-5 to 7.9e-4, Allen-Cahn 1-D 9.6e-4). Measurements in docs/gp_pde.md.
     """
 
     def adam(peak):
@@ -827,7 +829,7 @@ def solve(
         init_noise: standard deviation of a random perturbation of the initial frequencies,
             relative to ``freq_scale``.
         n_newton: Gauss-Newton iterations per outer step for a nonlinear operator (each
-            warm-started from the previous step's grid values).
+            warm-started from the previous step's grid values and damped by a line search).
         cg_iters: conjugate-gradient iterations per inner solve on grids over 2500 nodes
             (each warm-started from the previous step's grid values, so the iterations add up
             across steps while the hyperparameters move slowly).

@@ -486,21 +486,23 @@ def _profile_optimizer(steps: int) -> optax.GradientTransformation:
     Peak step sizes: 0.03 for the log weights and log scales; 0.01 for the frequencies (cycles
     per unit length), where 0.03 made long runs jump between nearby optima once the precisions
     had sharpened the objective (1500-step Poisson 1-D sin 100x: 2.8e-4 or 8.4e-7 depending on
-    rounding, against 6.2e-7 and 9.0e-7 with 0.01); ``clip(18 / steps, 0.03, 0.06)`` for
-    ``log tau`` and ``log v``, so that short runs still let ``v`` climb past the stationary
-    point that holds it near e^3 in 2-D (Poisson 2-D sin 6x cos 20x, 300 steps: 4e-4 instead
-    of 1.5e-3), while long runs keep the slower climb (0.06 over 1500 steps: Poisson 1-D
-    sin 100x 4.7e-5 to 7.9e-4, Allen-Cahn 1-D 9.6e-4). Measurements in docs/gp_pde.md.
+    rounding, against 6.2e-7 and 9.0e-7 with 0.01). For ``log tau`` and ``log v`` the larger of
+    that schedule with peak 0.03 and one with peak 0.06 over the first ``min(steps, 300)``
+    steps: the early climb takes ``v`` past the stationary point that holds it near e^3 in 2-D
+    (Poisson 2-D sin 6x cos 20x: 4e-4 instead of 1.5e-3 at 300 steps and 1.3e-3 at 1000),
+    while 0.06 throughout made long runs jump (1500 steps: Poisson 1-D sin 100x 4.7e-5 to
+    7.9e-4, Allen-Cahn 1-D 9.6e-4). Measurements in docs/gp_pde.md.
     """
 
-    def adam(peak):
-        return optax.adam(optax.cosine_decay_schedule(peak, steps, alpha=0.01))
+    def cosine(peak, length):
+        return optax.cosine_decay_schedule(peak, length, alpha=0.01)
 
+    early, late = cosine(0.06, min(steps, 300)), cosine(0.03, steps)
     labels = (sp.MixtureParams("kernel", "kernel", "freq"), "precision", "precision")
     groups = {
-        "kernel": adam(0.03),
-        "freq": adam(0.01),
-        "precision": adam(min(max(18.0 / steps, 0.03), 0.06)),
+        "kernel": optax.adam(cosine(0.03, steps)),
+        "freq": optax.adam(cosine(0.01, steps)),
+        "precision": optax.adam(lambda count: jnp.maximum(early(count), late(count))),
     }
     return optax.multi_transform(groups, labels)
 
@@ -816,8 +818,8 @@ def solve(
         steps: outer steps; default 300 for ``"profile"``, 100000 for ``"adam"`` (the paper's).
         optimizer: an optax transformation for the hyperparameters (``"profile"``) or for
             everything (``"adam"``); default for ``"profile"`` Adam with cosine-decayed step
-            sizes (peaks 0.03 for the log weights and scales, 0.01 for the frequencies,
-            ``clip(18 / steps, 0.03, 0.06)`` for the precisions; ``_profile_optimizer``), and
+            sizes (peaks 0.03 for the log weights and scales, 0.01 for the frequencies, 0.06
+            over the first 300 steps then 0.03 for the precisions; ``_profile_optimizer``), and
             the paper's ``adam(1e-2)`` for ``"adam"``.
         method: ``"profile"`` (``U`` solved for given the hyperparameters, exactly up to 2500
             nodes and by conjugate gradients beyond, then one optimizer step on the kernel and

@@ -8,8 +8,8 @@ the time of one step on 400 x 400.
 
 Paper preset: the same with 1500 steps in 1-D and 1000 in 2-D, then every other case of
 ``problems.names()`` on the paper's grid (the extra GP for the two multi-scale 1-D cases), each
-beside the authors' logged error (``PAPER``). Not run yet: from the cost of one CG iteration,
-each 400 x 400 case should take about an hour on 2 cores.
+beside the authors' logged error (``PAPER``). Not run as a whole yet: at about 1.6 s per step
+each 400 x 400 case should take about half an hour on 2 cores.
 """
 
 from __future__ import annotations

@@ -50,13 +50,13 @@ def test_damped_gauss_newton_never_raises_the_objective():
         params = sp.init_params(1, 4, 3.0)
         u = jnp.asarray(prob.exact_values(prob.axes()))
         u0 = 0.5 * u
-        tau = v = jnp.asarray(1.0)
+        log_prec = jnp.asarray(1.0)  # log tau = log v
 
         def loss(x):
-            return float(solver._loss(static, data, x, params, tau, v))
+            return float(solver._loss(static, data, x, params, log_prec, log_prec))
 
-        far = solver._damped(static, data, params, u0, 50.0 * u, tau, v)
-        near = solver._damped(static, data, params, u0, u, tau, v)
+        far = solver._damped(static, data, params, u0, 50.0 * u, log_prec, log_prec)
+        near = solver._damped(static, data, params, u0, u, log_prec, log_prec)
     assert loss(far) <= loss(u0) < loss(50.0 * u)
     assert not np.allclose(far, 50.0 * u)
     assert loss(near) <= min(loss(u0), loss(u))

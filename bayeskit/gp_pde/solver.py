@@ -151,7 +151,11 @@ def _residual(static: _Static, maps, u, source):
 
 def _loss(static: _Static, data: _Data, u, params, log_tau, log_v):
     """Negative log joint ``L`` (Eq. 14 of the paper, constants dropped), a scalar."""
-    factor, maps = _factors(static, params)
+    return _loss_factored(static, data, *_factors(static, params), u, log_tau, log_v)
+
+
+def _loss_factored(static: _Static, data: _Data, factor, maps, u, log_tau, log_v):
+    """``_loss`` with the kernel's factors and derivative maps (``_factors``) given."""
     prior = 0.5 * kr.kron_quad(factor, u) + 0.5 * kr.kron_logdet(factor)
     ss_b = jnp.sum((u.ravel()[data.bidx] - data.bvals) ** 2)
     ss_r = jnp.sum(_residual(static, maps, u, data.source) ** 2)
@@ -285,9 +289,9 @@ def _eig_factors(static, factor, maps):
     ``A = sum_j A_j`` from per-dimension ones.
 
     With only even-order terms each ``A_j = C_j K_j^{-1}`` with ``C_j`` symmetric, so
-    ``L_j^{-1} A_j L_j = L_j^{-1} C_j L_j^{-T}`` (``K_j = L_j L_j^T``) is symmetric: ``V_j = L_j Q_j``,
-    ``V_j^{-1} = Q_j^T L_j^{-1}`` and ``lam`` are real. First-order terms make ``A_j`` non-normal
-    and the general (complex) eigendecomposition is used.
+    ``L_j^{-1} A_j L_j = L_j^{-1} C_j L_j^{-T}`` (``K_j = L_j L_j^T``) is symmetric:
+    ``V_j = L_j Q_j``, ``V_j^{-1} = Q_j^T L_j^{-1}`` and ``lam`` are real. First-order terms
+    make ``A_j`` non-normal and the general (complex) eigendecomposition is used.
     """
     d = len(static.grid)
     per_dim = [jnp.zeros((n, n)) for n in static.grid]
@@ -334,10 +338,11 @@ def _solve_cg_eigen(static, data, factor, maps, u0, tau, v):
     (divided by ``v``) is ``I / v + (J V)^T (J V) + lambda tau / v (B V)^T (B V)`` with
     ``J V y = V (lam y) + phi'(U) (V y)`` for the linearised operator ``J = A + diag(phi'(U))``:
     four mode products per dimension and iteration (one more for the preconditioner), with no
-    triangular solve. Preconditioned by ``(lam G lam)^{-1}`` with ``G = V^T V = kron(V_j^T V_j)``,
-    the exact inverse of the linear part's ``(A V)^T (A V)``. Stops at ``cg_iters`` iterations or a relative residual of
-    ``CG_TOL``: with large precisions a looser tolerance leaves grid values whose hyperparameter
-    gradient is wrong. ``inner_residual`` is measured in ``y``.
+    triangular solve. Preconditioned by ``(lam G lam)^{-1}`` with
+    ``G = V^T V = kron(V_j^T V_j)``, the exact inverse of the linear part's ``(A V)^T (A V)``.
+    Stops at ``cg_iters`` iterations or a relative residual of ``CG_TOL``: with large precisions
+    a looser tolerance leaves grid values whose hyperparameter gradient is wrong.
+    ``inner_residual`` is measured in ``y``.
     """
     lam, vecs, invs = _eig_factors(static, factor, maps)
     vecs_t = [m.T for m in vecs]
@@ -429,7 +434,7 @@ def _inner(static, data, params, u, log_tau, log_v):
         u = (
             u_new
             if static.nonlinearity is None
-            else _damped(static, data, params, u, u_new, log_tau, log_v)
+            else _damped(static, data, factor, maps, u, u_new, log_tau, log_v)
         )
     return u, rel
 
@@ -437,14 +442,16 @@ def _inner(static, data, params, u, log_tau, log_v):
 _DAMPING = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.0)
 
 
-def _damped(static, data, params, u, u_new, log_tau, log_v):
+def _damped(static, data, factor, maps, u, u_new, log_tau, log_v):
     """The Gauss-Newton update ``u + t (u_new - u)`` with the step ``t`` in ``_DAMPING`` that
     minimises ``L`` at the current hyperparameters (``t = 0`` keeps ``u``), so a step never
     raises the objective. Undamped, a 1500-step Allen-Cahn 1-D run blew up (error 7e4) once
     ``log v`` passed 20 and a kernel step left the linearisation far off. Shapes as ``u``."""
     steps = jnp.asarray(_DAMPING)
     candidates = u[None] + steps.reshape((-1,) + (1,) * u.ndim) * (u_new - u)[None]
-    losses = jax.vmap(lambda c: _loss(static, data, c, params, log_tau, log_v))(candidates)
+    losses = jax.vmap(lambda c: _loss_factored(static, data, factor, maps, c, log_tau, log_v))(
+        candidates
+    )
     return candidates[jnp.argmin(jnp.where(jnp.isnan(losses), jnp.inf, losses))]
 
 

@@ -48,6 +48,7 @@ def test_damped_gauss_newton_never_raises_the_objective():
         static = solver._static(prob, "student_t", 1, 0, solver.JITTER)
         data = solver._data(prob)
         params = sp.init_params(1, 4, 3.0)
+        factor, maps = solver._factors(static, params)
         u = jnp.asarray(prob.exact_values(prob.axes()))
         u0 = 0.5 * u
         log_prec = jnp.asarray(1.0)  # log tau = log v
@@ -55,8 +56,8 @@ def test_damped_gauss_newton_never_raises_the_objective():
         def loss(x):
             return float(solver._loss(static, data, x, params, log_prec, log_prec))
 
-        far = solver._damped(static, data, params, u0, 50.0 * u, log_prec, log_prec)
-        near = solver._damped(static, data, params, u0, u, log_prec, log_prec)
+        far = solver._damped(static, data, factor, maps, u0, 50.0 * u, log_prec, log_prec)
+        near = solver._damped(static, data, factor, maps, u0, u, log_prec, log_prec)
     assert loss(far) <= loss(u0) < loss(50.0 * u)
     assert not np.allclose(far, 50.0 * u)
     assert loss(near) <= min(loss(u0), loss(u))

@@ -333,8 +333,8 @@ def _prior_aware_preconditioner(lam, vals, vecs, v):
     Without ``E`` (the inverse of ``lam G lam`` alone) CG stalled at 400 x 400 while ``v`` was
     small: Poisson 2-D sin 100x sin 100y with the initial kernel and ``v = 1`` needed 587
     iterations to a relative residual of 1e-9 (hyperparameter gradients from the unconverged
-    values had the wrong sign and the kernel never learned); with it, 2 to 3 at ``v`` from 1
-    to e^10.
+    values had the wrong sign and the kernel never learned); with it, 2 to 3 iterations to
+    1e-9 (4 to 8 to 1e-11) at ``v`` from 1 to e^10.
     """
     d = len(vecs)
     outs, ins, sig = [], [], []

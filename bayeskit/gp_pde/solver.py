@@ -284,6 +284,12 @@ def _solve_dense(static, data, factor, maps, u0, tau, v):
     return (chol @ z).reshape(static.grid), rel
 
 
+def _along(w: jax.Array, j: int, d: int) -> jax.Array:
+    """A per-dimension vector ``w`` (N_j,) shaped to broadcast along dimension ``j`` of a
+    ``d``-dimensional grid."""
+    return jnp.reshape(w, [-1 if i == j else 1 for i in range(d)])
+
+
 def _eig_factors(static, factor, maps):
     """Eigendecomposition ``A = V diag(lam) V^{-1}`` of the Kronecker-sum linear operator
     ``A = sum_j A_j`` from per-dimension ones.
@@ -316,7 +322,7 @@ def _eig_factors(static, factor, maps):
             vals.append(w)
             vecs.append(chol @ q)
             invs.append(jsl.solve_triangular(chol, q, lower=True, trans=1).T)
-    lam = sum(jnp.reshape(w, [-1 if i == j else 1 for i in range(d)]) for j, w in enumerate(vals))
+    lam = sum(_along(w, j, d) for j, w in enumerate(vals))
     return lam, vals, vecs, invs
 
 
@@ -346,10 +352,7 @@ def _prior_aware_preconditioner(lam, vals, vecs, v):
         sig.append(s_j)
         ins.append(w_j.T / root[None, :])
         outs.append(w_j / root[:, None])
-    den = 1.0
-    for j, s_j in enumerate(sig):
-        den = den * jnp.reshape(s_j, [-1 if i == j else 1 for i in range(d)])
-    den = den + 1.0
+    den = math.prod(_along(s_j, j, d) for j, s_j in enumerate(sig)) + 1.0
     return lambda y: kr.kron_mvp(outs, kr.kron_mvp(ins, y / lam) / den) / lam
 
 

@@ -9,14 +9,20 @@ from bayeskit.gp_pde import problems, solver
 from bayeskit.gp_pde import spectral as sp
 
 
+def _setup(name, grid, cg_iters, params):
+    """Problem, static configuration, data, and the kernel's factors and derivative maps
+    (call inside ``jax.enable_x64(True)``)."""
+    prob = problems.get(name, grid=grid)
+    static = solver._static(prob, "student_t", 1, cg_iters, solver.JITTER)
+    data = solver._data(prob)
+    return prob, static, data, *solver._factors(static, params)
+
+
 @pytest.mark.filterwarnings("ignore::bayeskit.gp_pde.problems.ResolutionWarning")
 @pytest.mark.parametrize("name", ["poisson_2d_sin6cos20", "allencahn_2d_mix"])
 def test_cg_matches_dense_solve(name):
     with jax.enable_x64(True):
-        prob = problems.get(name, grid=24)
-        static = solver._static(prob, "student_t", 1, 3000, solver.JITTER)
-        data = solver._data(prob)
-        factor, maps = solver._factors(static, sp.init_params(2, 6, 3.0))
+        prob, static, data, factor, maps = _setup(name, 24, 3000, sp.init_params(2, 6, 3.0))
         u0 = 0.1 * jnp.asarray(np.random.default_rng(0).normal(size=prob.grid))
         args = (static, data, factor, maps, u0, 2.0, 3.0)
         dense, rel_dense = solver._solve_dense(*args)
@@ -33,10 +39,8 @@ def test_prior_aware_preconditioner_converges_in_few_iterations():
     # directions where K is near its jitter. Measured: 6 iterations to a relative residual of
     # 1e-11 with the prior-aware preconditioner, 26 with the inverse of lam G lam alone
     with jax.enable_x64(True):
-        prob = problems.get("poisson_2d_sin100", grid=80)
-        static = solver._static(prob, "student_t", 1, 10, solver.JITTER)
-        data = solver._data(prob)
-        factor, maps = solver._factors(static, sp.init_params(2, 30, 4.0))
+        params = sp.init_params(2, 30, 4.0)
+        prob, static, data, factor, maps = _setup("poisson_2d_sin100", 80, 10, params)
         _, rel = solver._solve_cg_eigen(static, data, factor, maps, jnp.zeros(prob.grid), 1.0, 1.0)
     assert float(rel) <= 2 * solver.CG_TOL
 
@@ -58,11 +62,8 @@ def test_damped_gauss_newton_never_raises_the_objective():
     # the cubic term dominates) is cut back; a step towards the exact values ends no worse
     # than either end
     with jax.enable_x64(True):
-        prob = problems.get("allencahn_1d_sin100", grid=40)
-        static = solver._static(prob, "student_t", 1, 0, solver.JITTER)
-        data = solver._data(prob)
         params = sp.init_params(1, 4, 3.0)
-        factor, maps = solver._factors(static, params)
+        prob, static, data, factor, maps = _setup("allencahn_1d_sin100", 40, 0, params)
         u = jnp.asarray(prob.exact_values(prob.axes()))
         u0 = 0.5 * u
         log_prec = jnp.asarray(1.0)  # log tau = log v

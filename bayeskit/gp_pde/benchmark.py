@@ -15,6 +15,7 @@ advection on a coarser grid, ``_PAPER_OFF_SETTING``), each beside the authors' l
 
 from __future__ import annotations
 
+import sys
 import time
 
 import jax
@@ -157,6 +158,12 @@ def run(preset: str = "quick", key=0) -> dict:
                     out[f"grid_{_key(name)}"] = "x".join(map(str, prob.grid))
                 out[f"seconds_{_key(name)}"] = time.perf_counter() - t0
                 out[f"rel_l2_{_key(name)}"] = sol.rel_l2()
+                print(  # the paper preset runs for hours: report each case as it ends
+                    f"gp_pde paper {name}: rel_l2 {out[f'rel_l2_{_key(name)}']:.3g} "
+                    f"(authors {_LOGGED[name]:.3g}) in {out[f'seconds_{_key(name)}']:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     out["_figure"] = _figure(sols["poisson_1d_sin100"], rbf)
     out["seconds"] = time.perf_counter() - start_all
     return out

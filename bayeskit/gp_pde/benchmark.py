@@ -9,8 +9,9 @@ the time of one step on 400 x 400.
 Paper preset: the same with 1500 steps in 1-D and 1000 in 2-D, then every other case of
 ``problems.names()`` on the paper's grid (the extra GP for the two multi-scale 1-D cases;
 advection on a coarser grid, ``_PAPER_OFF_SETTING``), each beside the authors' logged error
-(``PAPER``). Not run as a whole yet: at about 1.4 s per step each 400 x 400 case takes about
-25 minutes on 2 cores.
+(``PAPER``). It takes about two hours on 2 cores (114 minutes at commit b5d7b1c, the 400 x 400
+cases about 21 and 24 minutes, the 900-node mixed-scale case with its extra GP 26); the paper
+preset reports each case on stderr as it ends. Results in docs/gp_pde.md.
 """
 
 from __future__ import annotations

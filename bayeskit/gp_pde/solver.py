@@ -533,14 +533,17 @@ def _profile_step(static, data, optimizer, state: _State) -> _State:
     ok = loss <= acc.loss + REJECT_RISE  # False for a NaN loss
     updates, opt_state = optimizer.update(grads, state.opt_state, hyper)
     scale = jnp.where(ok, jnp.minimum(2.0 * acc.scale, 1.0), 0.5 * acc.scale)
-    acc = jax.tree.map(
-        lambda new, old: jnp.where(ok, new, old),
+
+    def pick(new, old):  # leafwise: ``new`` if the step is accepted, else ``old``
+        return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
+
+    acc = pick(
         _Accepted(u, hyper, loss, updates, scale, acc.rejected),
         acc._replace(scale=scale, rejected=acc.rejected + 1),
     )
     step = jax.tree.map(lambda x: acc.scale * x, acc.update)
     params, log_tau, log_v = optax.apply_updates(acc.hyper, step)
-    opt_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), opt_state, state.opt_state)
+    opt_state = pick(opt_state, state.opt_state)
     return _State(acc.values, params, log_tau, log_v, opt_state, rel, acc)
 
 

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::bayeskit.gp_pde.problems.Resolu
 
 @pytest.fixture(scope="module")
 def setting():
-    """A 1-D Poisson problem on 40 nodes with 4 components, the jitted step, and the state
-    after one (always accepted) step."""
+    """A 1-D Poisson problem on 40 nodes with 4 components: the jitted step, the state after
+    one (always accepted) step, and the objective ``L(values, (params, log_tau, log_v))``."""
     with jax.enable_x64(True):
         prob = problems.get("poisson_1d_sin100", grid=40)
         static = solver._static(prob, "student_t", 1, 0, solver.JITTER)
@@ -25,7 +25,7 @@ def setting():
         params = sp.init_params(1, 4, 3.0)
         step = jax.jit(lambda s: solver._profile_step(static, data, optimizer, s))
         state = step(solver._initial_state(prob.grid, params, optimizer, "profile"))
-    return step, state
+    return step, state, lambda u, hyper: solver._loss(static, data, u, *hyper)
 
 
 def _stepped(acc, scale):
@@ -39,7 +39,7 @@ def _close(a, b):
 
 
 def test_first_step_is_accepted_at_full_scale(setting):
-    _, state = setting
+    _, state, _ = setting
     acc = state.accepted
     assert int(acc.rejected) == 0 and float(acc.scale) == 1.0 and np.isfinite(float(acc.loss))
     # the trial point is the accepted one plus the full update
@@ -48,7 +48,7 @@ def test_first_step_is_accepted_at_full_scale(setting):
 
 
 def test_step_that_raises_the_objective_is_retried_at_half_scale(setting):
-    step, state = setting
+    step, state, _ = setting
     acc = state.accepted
     with jax.enable_x64(True):
         # an accepted objective far below the trial's (which is about 60 nats lower here)
@@ -65,7 +65,7 @@ def test_step_that_raises_the_objective_is_retried_at_half_scale(setting):
 
 def test_non_finite_trial_is_rejected(setting):
     # a NaN objective never compares as acceptable: the state falls back to the accepted point
-    step, state = setting
+    step, state, _ = setting
     with jax.enable_x64(True):
         out = step(state._replace(log_v=jnp.asarray(jnp.nan)))
     assert int(out.accepted.rejected) == 1
@@ -73,7 +73,7 @@ def test_non_finite_trial_is_rejected(setting):
 
 
 def test_step_within_the_allowed_rise_is_accepted(setting):
-    step, state = setting
+    step, state, loss = setting
     acc = state.accepted
     with jax.enable_x64(True):
         raised = acc._replace(loss=acc.loss + 1e6, scale=jnp.asarray(0.25))
@@ -81,4 +81,7 @@ def test_step_within_the_allowed_rise_is_accepted(setting):
     new = out.accepted
     assert int(new.rejected) == 0 and float(new.scale) == 0.5  # doubles back towards 1
     _close(new.hyper, (state.params, state.log_tau, state.log_v))
-    assert float(new.loss) < float(raised.loss)
+    # the accepted record holds the values solved at the accepted point and their objective
+    assert not np.allclose(new.values, acc.values)
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(float(new.loss), float(loss(new.values, new.hyper)), rtol=1e-12)

@@ -9,7 +9,9 @@ the time of one step on 400 x 400.
 Paper preset: the same with 1500 steps in 1-D and 1000 in 2-D, then every other case of
 ``problems.names()`` on the paper's grid (the extra GP for the two multi-scale 1-D cases;
 advection on a coarser grid, ``_PAPER_OFF_SETTING``), each beside the authors' logged error
-(``PAPER``). It takes about two hours on 2 cores (114 minutes at commit b5d7b1c, the 400 x 400
+(``PAPER``). Each case's error is reported at the last step (``rel_l2_<case>``) and at its
+best of the 21 checkpoints (``best_rel_l2_<case>``), the authors' selection, which picks a
+checkpoint by its test error. It takes about two hours on 2 cores (114 minutes at commit b5d7b1c, the 400 x 400
 cases about 21 and 24 minutes, the 900-node mixed-scale case with its extra GP 26); the paper
 preset reports each case on stderr as it ends. Results in docs/gp_pde.md.
 """
@@ -72,6 +74,23 @@ _PRESETS = {
 }
 
 
+def _best(sol) -> float:
+    """The smallest relative L2 over the final model's checkpoints (``trace``, 21 by default;
+    the extra GP's when there is one), the authors' selection (brief section 2.3). The last
+    checkpoint is taken as ``sol.rel_l2()``, which computes it along another path (they differ
+    in the ninth digit), so the best is never above the last step's error."""
+    final = sol if sol.extra is None else sol.extra
+    return min(float(np.nanmin(final.trace.rel_l2[:-1])), sol.rel_l2())
+
+
+def _record(out: dict, name: str, sol) -> float:
+    """Store ``rel_l2_<key>`` (last step) and ``best_rel_l2_<key>`` (best checkpoint) of a
+    solved benchmark case; returns the last step's error."""
+    err = sol.rel_l2()
+    out[f"rel_l2_{_key(name)}"], out[f"best_rel_l2_{_key(name)}"] = err, _best(sol)
+    return err
+
+
 def _timed(fn, *args, repeats=3):
     out = fn(*args)
     jax.block_until_ready(out)
@@ -122,11 +141,12 @@ def run(preset: str = "quick", key=0) -> dict:
             sols[name] = solve(key, problems.get(name), steps=cfg["steps"])
             if name == _QUICK_1D[0]:  # the issue times sin(100x) only
                 out[f"seconds_{_key(name)}"] = time.perf_counter() - t0
-            out[f"rel_l2_{_key(name)}"] = sols[name].rel_l2()
+            _record(out, name, sols[name])
         p2 = problems.get(_QUICK_2D, grid=cfg["grid_2d"])
-        out[f"rel_l2_{_key(_QUICK_2D)}"] = solve(key, p2, steps=cfg["steps_2d"]).rel_l2()
+        _record(out, _QUICK_2D, solve(key, p2, steps=cfg["steps_2d"]))
         rbf = solve(key, problems.get("poisson_1d_sin100"), kernel="rbf", steps=cfg["steps_rbf"])
         out["rel_l2_rbf_poisson1d_sin100"] = rbf.rel_l2()
+        out["best_rel_l2_rbf_poisson1d_sin100"] = _best(rbf)
         ex = lambda x: np.sin(100 * x)  # noqa: E731
         src = lambda x: -1e4 * np.sin(100 * x)  # noqa: E731
         t0 = time.perf_counter()
@@ -157,11 +177,12 @@ def run(preset: str = "quick", key=0) -> dict:
                 )
                 if off:
                     out[f"grid_{_key(name)}"] = "x".join(map(str, prob.grid))
-                secs, err = time.perf_counter() - t0, sol.rel_l2()
-                out[f"seconds_{_key(name)}"], out[f"rel_l2_{_key(name)}"] = secs, err
+                secs, err = time.perf_counter() - t0, _record(out, name, sol)
+                out[f"seconds_{_key(name)}"] = secs
                 print(  # the paper preset runs for hours: report each case as it ends
-                    f"gp_pde paper {name}: rel_l2 {err:.3g} (authors {_LOGGED[name]:.3g}) "
-                    f"in {secs:.0f} s",
+                    f"gp_pde paper {name}: rel_l2 {err:.3g}, best checkpoint "
+                    f"{out[f'best_rel_l2_{_key(name)}']:.3g} (authors' best "
+                    f"{_LOGGED[name]:.3g}) in {secs:.0f} s",
                     file=sys.stderr,
                     flush=True,
                 )

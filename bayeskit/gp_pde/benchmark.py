@@ -54,9 +54,9 @@ PAPER = {f"rel_l2_{_key(k)}": v for k, v in _LOGGED.items()} | {
     "rel_l2_rbf_poisson1d_sin100": 1.534e-03
 }
 _EXTRA_GP = ("poisson_1d_mix", "poisson_1d_sin500")  # the authors' two-stage cases
-# Paper-preset cases run off the paper's setting. Advection: on the paper's 200 x 200 grid the
-# CG inner solve for first-order operators stalls (relative residual 0.17 after 400
-# iterations), so the grid is one the exact dense solve takes: 16 nodes along x, where the
+# Paper-preset cases run off the paper's setting. Advection: the profile method solves
+# first-order operators only up to 2500 nodes (no iterative inner solve tried converges on the
+# paper's 200 x 200, docs/gp_pde.md), so the grid is one the exact dense solve takes: 16 nodes along x, where the
 # solution sin(x - 200 y) has frequency 1, and 128 (4 per period) along y; the initial
 # frequencies along x then span 0 to 2 cycles instead of 40, which 16 nodes cannot resolve
 # (with 40 the exact solution's discrete residual is 2.8e5, the PDE's own terms' size).

@@ -313,10 +313,10 @@ def _eig_factors(static, factor, maps):
     """Eigendecomposition ``A = V diag(lam) V^{-1}`` of the Kronecker-sum linear operator
     ``A = sum_j A_j`` from per-dimension ones.
 
-    With only even-order terms each ``A_j = C_j K_j^{-1}`` with ``C_j`` symmetric, so
-    ``L_j^{-1} A_j L_j = L_j^{-1} C_j L_j^{-T}`` (``K_j = L_j L_j^T``) is symmetric:
-    ``V_j = L_j Q_j``, ``V_j^{-1} = Q_j^T L_j^{-1}`` and ``lam`` are real. First-order terms
-    make ``A_j`` non-normal and the general (complex) eigendecomposition is used.
+    With only even-order terms (the only ones solved this way, ``_even_order``) each
+    ``A_j = C_j K_j^{-1}`` with ``C_j`` symmetric, so ``L_j^{-1} A_j L_j = L_j^{-1} C_j L_j^{-T}``
+    (``K_j = L_j L_j^T``) is symmetric: ``V_j = L_j Q_j``, ``V_j^{-1} = Q_j^T L_j^{-1}`` and
+    ``lam`` are real.
 
     Returns ``(lam, vals, vecs, invs)``: ``lam`` of the grid's shape, and per dimension the
     eigenvalues ``vals[j]`` (N_j,), ``V_j`` and ``V_j^{-1}`` (N_j, N_j).
@@ -328,19 +328,13 @@ def _eig_factors(static, factor, maps):
             per_dim[0] = per_dim[0] + t.coef * jnp.eye(static.grid[0])
         else:
             per_dim[t.dim] = per_dim[t.dim] + t.coef * maps[(t.dim, t.order)]
-    if not _even_order(static):
-        eigs = [jnp.linalg.eig(m) for m in per_dim]
-        vals = [w for w, _ in eigs]
-        vecs = [vv for _, vv in eigs]
-        invs = [jnp.linalg.inv(vv) for vv in vecs]
-    else:
-        vals, vecs, invs = [], [], []
-        for m, chol in zip(per_dim, factor.chols, strict=True):
-            sym = jsl.solve_triangular(chol, m @ chol, lower=True)
-            w, q = jnp.linalg.eigh(0.5 * (sym + sym.T))
-            vals.append(w)
-            vecs.append(chol @ q)
-            invs.append(jsl.solve_triangular(chol, q, lower=True, trans=1).T)
+    vals, vecs, invs = [], [], []
+    for m, chol in zip(per_dim, factor.chols, strict=True):
+        sym = jsl.solve_triangular(chol, m @ chol, lower=True)
+        w, q = jnp.linalg.eigh(0.5 * (sym + sym.T))
+        vals.append(w)
+        vecs.append(chol @ q)
+        invs.append(jsl.solve_triangular(chol, q, lower=True, trans=1).T)
     lam = sum(_along(w, j, d) for j, w in enumerate(vals))
     return lam, vals, vecs, invs
 
@@ -382,10 +376,10 @@ def _boundary_grids(data: _Data, shape: tuple):
     return mask, gvec
 
 
-def _even_order(static) -> bool:
-    """Whether the operator has no first-order terms (its eigenbasis is then real and
-    ``K``-whitened)."""
-    return all(t.order != 1 for t in static.terms)
+def _even_order(terms) -> bool:
+    """Whether an operator's ``terms`` hold no first-order one (its eigenbasis is then real and
+    ``K``-whitened, and grids over ``DENSE_MAX`` nodes are solved by ``_solve_cg_eigen``)."""
+    return all(t.order != 1 for t in terms)
 
 
 def _solve_cg_eigen(static, data, factor, maps, u0, tau, v):
@@ -433,57 +427,9 @@ def _solve_cg_eigen(static, data, factor, maps, u0, tau, v):
     return kr.kron_mvp(vecs, y), rel
 
 
-def _solve_cg(static, data, factor, maps, u0, tau, v):
-    """``U`` for d >= 2 with first-order terms: conjugate gradients on the normal equations,
-    warm-started at ``u0`` and preconditioned by ``(A^T A)^{-1}`` with ``A`` the linear operator,
-    applied through its (complex) Kronecker-sum eigenbasis (``_eig_factors``)."""
-    lam, _, vecs, invs = _eig_factors(static, factor, maps)
-    lam_inv = 1.0 / lam
-
-    def a_inv(x):  # A^{-1} x = V diag(1/lam) V^{-1} x
-        y = kr.kron_mvp(invs, x.astype(lam.dtype))
-        return jnp.real(kr.kron_mvp(vecs, lam_inv * y))
-
-    def a_inv_t(x):  # A^{-T} x = V^{-T} diag(1/lam) V^T x
-        y = kr.kron_mvp([m.T for m in vecs], x.astype(lam.dtype))
-        return jnp.real(kr.kron_mvp([m.T for m in invs], lam_inv * y))
-
-    wb = static.boundary_weight * tau / v
-    mask, gvec = _boundary_grids(data, u0.shape)
-
-    def solve_linearised(u_lin):
-        phi, dphi = _nonlin(static, u_lin)
-
-        def jac(x):
-            return _apply_linear(static, maps, x) + dphi * x
-
-        def jac_t(x):
-            return _apply_linear(static, maps, x, transpose=True) + dphi * x
-
-        def hess(x):  # (K^{-1} + lambda tau B^T B + v J^T J) / v
-            return kr.kron_solve(factor, x) / v + wb * mask * x + jac_t(jac(x))
-
-        rhs = wb * gvec + jac_t(data.source - phi + dphi * u_lin)
-        u, _ = jax.scipy.sparse.linalg.cg(
-            hess,
-            rhs,
-            x0=u_lin,
-            tol=CG_TOL,
-            maxiter=static.cg_iters,
-            M=lambda x: a_inv(a_inv_t(x)),
-        )
-        rel = jnp.linalg.norm(hess(u) - rhs) / jnp.linalg.norm(rhs)
-        return u, rel
-
-    return solve_linearised(u0)
-
-
 def _inner(static, data, params, u, log_tau, log_v):
     factor, maps = _factors(static, params)
-    if math.prod(static.grid) <= DENSE_MAX:
-        solver = _solve_dense
-    else:
-        solver = _solve_cg_eigen if _even_order(static) else _solve_cg
+    solver = _solve_dense if math.prod(static.grid) <= DENSE_MAX else _solve_cg_eigen
     tau, v = jnp.exp(log_tau), jnp.exp(log_v)
     rel = jnp.zeros(())
     for _ in range(static.n_newton):
@@ -933,7 +879,8 @@ def solve(
             (counted in ``GPSolution.info.rejected_steps``).
         method: ``"profile"`` (``U`` solved for given the hyperparameters, exactly up to 2500
             nodes and by conjugate gradients beyond, then one optimizer step on the kernel and
-            the precisions) or ``"adam"`` (the paper's joint Adam).
+            the precisions; with first-order terms only up to 2500 nodes) or ``"adam"`` (the
+            paper's joint Adam).
         progress: show a tqdm bar.
         log_every: steps between checkpoints of ``trace`` (default ``steps // 20``, 21
             checkpoints as the paper).
@@ -958,7 +905,8 @@ def solve(
 
     Raises:
         ValueError: on an unknown kernel or method, non-positive sizes, a non-finite source or
-            boundary, or ``extra_gp`` with a nonlinear operator.
+            boundary, ``extra_gp`` with a nonlinear operator, or ``method="profile"`` with
+            first-order terms (advection) on a grid of more than 2500 nodes.
         TypeError: if ``problem`` is not a ``PDEProblem``.
         FloatingPointError: if the state becomes non-finite.
 
@@ -989,6 +937,14 @@ def solve(
         check_positive(jnp.asarray(freq_scale), "freq_scale")
     if extra_gp and problem.nonlinearity is not None:
         raise ValueError("extra_gp: the extra GP needs a linear operator (no nonlinearity)")
+    n_nodes = math.prod(problem.grid)
+    if method == "profile" and n_nodes > DENSE_MAX and not _even_order(problem.terms):
+        raise ValueError(
+            f"problem: an operator with first-order terms is solved exactly on grids of up to "
+            f"{DENSE_MAX} nodes with method='profile', got {n_nodes} "
+            f"({' x '.join(map(str, problem.grid))}); no iterative inner solve tried for it "
+            "converges beyond (docs/gp_pde.md, advection). Use a coarser grid or method='adam'"
+        )
     if optimizer is None:
         optimizer = _profile_optimizer(steps) if method == "profile" else optax.adam(1e-2)
     key = as_key(key)

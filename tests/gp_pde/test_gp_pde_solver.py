@@ -175,6 +175,19 @@ def test_bad_problem_and_extra_gp():
         gp_pde.solve(0, ac, extra_gp=True)
 
 
+def test_first_order_operator_above_dense_limit_is_refused_by_profile_only():
+    adv = gp_pde.problems.get("advection_beta200", grid=(30, 90))  # 2700 nodes
+    with pytest.raises(ValueError, match=r"first-order terms .* up to 2500 nodes .* got 2700"):
+        gp_pde.solve(0, adv)
+    # the paper's joint Adam has no inner solve and takes the grid
+    sol = gp_pde.solve(0, adv, method="adam", n_components=2, steps=1, log_every=1)
+    assert sol.values.shape == (30, 90) and sol.info.finite
+    # up to the limit the exact dense solve takes first-order terms, without the warning
+    small = gp_pde.problems.get("advection_beta200", grid=(16, 128))
+    info = gp_pde.solve(0, small, n_components=2, steps=1).info
+    assert info.finite and info.inner_residual < gp_pde.solver.INNER_WARN
+
+
 def test_bad_predict_input(sol2d):
     with pytest.raises(ValueError, match=r"x: expected shape \(n, 2\)"):
         sol2d.predict(np.zeros((3, 3)))

@@ -11,9 +11,10 @@ Paper preset: the same with 1500 steps in 1-D and 1000 in 2-D, then every other 
 advection on a coarser grid, ``_PAPER_OFF_SETTING``), each beside the authors' logged error
 (``PAPER``). Each case's error is reported at the last step (``rel_l2_<case>``) and at its
 best of the 21 checkpoints (``best_rel_l2_<case>``), the authors' selection, which picks a
-checkpoint by its test error. It takes about two hours on 2 cores (114 minutes at commit b5d7b1c, the 400 x 400
-cases about 21 and 24 minutes, the 900-node mixed-scale case with its extra GP 26); the paper
-preset reports each case on stderr as it ends. Results in docs/gp_pde.md.
+checkpoint by its test error. It takes about two hours on 2 cores (114 minutes at commit
+b5d7b1c, the 400 x 400 cases about 21 and 24 minutes, the 900-node mixed-scale case with its
+extra GP 26); the paper preset reports each case on stderr as it ends. Results in
+docs/gp_pde.md.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ PAPER = {f"rel_l2_{_key(k)}": v for k, v in _LOGGED.items()} | {
 _EXTRA_GP = ("poisson_1d_mix", "poisson_1d_sin500")  # the authors' two-stage cases
 # Paper-preset cases run off the paper's setting. Advection: the profile method solves
 # first-order operators only up to 2500 nodes (no iterative inner solve tried converges on the
-# paper's 200 x 200, docs/gp_pde.md), so the grid is one the exact dense solve takes: 16 nodes along x, where the
-# solution sin(x - 200 y) has frequency 1, and 128 (4 per period) along y; the initial
-# frequencies along x then span 0 to 2 cycles instead of 40, which 16 nodes cannot resolve
-# (with 40 the exact solution's discrete residual is 2.8e5, the PDE's own terms' size).
+# paper's 200 x 200, docs/gp_pde.md), so the grid is one the exact dense solve takes: 16 nodes
+# along x, where the solution sin(x - 200 y) has frequency 1, and 128 (4 per period) along y;
+# the initial frequencies along x then span 0 to 2 cycles instead of 40, which 16 nodes cannot
+# resolve (with 40 the exact solution's discrete residual is 2.8e5, the PDE's own terms' size).
 _PAPER_OFF_SETTING = {
     "advection_beta200": dict(grid=(16, 128), freq_scale=(2.0, 40.0), steps=300),
 }

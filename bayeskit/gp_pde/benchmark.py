@@ -59,7 +59,7 @@ _EXTRA_GP = ("poisson_1d_mix", "poisson_1d_sin500")  # the authors' two-stage ca
 # Paper-preset cases run with the paper's own optimiser. Advection: the profile method solves
 # first-order operators only up to 2500 nodes (no iterative inner solve tried converges on the
 # paper's 200 x 200, docs/gp_pde.md), so on that grid it runs the paper's joint Adam (step size
-# 1e-2) for the authors' 2e5 steps, about an hour here.
+# 1e-2) for the authors' 2e5 steps, 71 minutes here (docs/gp_pde.md).
 _PAPER_ADAM = {"advection_beta200": 200_000}
 _QUICK_1D = ("poisson_1d_sin100", "poisson_1d_sin6cos100", "allencahn_1d_sin100")
 _QUICK_2D = "poisson_2d_sin6cos20"

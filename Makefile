@@ -1,21 +1,33 @@
 # bayeskit: `make test` and `make reproduce` are the two commands a fresh clone needs.
+# Installs come from uv.lock, exactly (`uv sync --locked`); `make lock` refreshes it to the newest
+# versions pyproject's ranges allow, and `make test-latest` runs the suite on those without the lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# uv itself, pinned, in a small venv of its own (python3 -m venv + pip: nothing installed by hand).
+UV_VERSION := 0.13.9
+UV_DIR := .uv
+UV := $(UV_DIR)/bin/uv
+LATEST := .venv-latest
+# Never let uv fetch an interpreter: the machine's python3 is the one to use.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup test lint unit multidevice reproduce bench docs clean
+.PHONY: setup lock test test-latest key-sweep lint unit multidevice reproduce bench docs clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(UV):
+	$(PYTHON) -m venv $(UV_DIR)
+	$(UV_DIR)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,docs]'
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --all-extras --python $(PYTHON)
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -28,6 +40,23 @@ multidevice: setup
 	XLA_FLAGS=--xla_force_host_platform_device_count=4 $(BIN)/python -m pytest -m multidevice -p no:cacheprovider
 
 test: lint unit multidevice
+
+# The newest releases the ranges allow, resolved afresh (not in CI): drift shows here first.
+test-latest: | $(UV)
+	rm -rf $(LATEST)
+	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
+	$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e '.[dev,bench,docs]'
+	touch $(LATEST)/.installed
+	$(MAKE) unit multidevice VENV=$(LATEST)
+
+# Every statistical test on five keys besides its own (tests/statkeys.py); run once per change
+# of a statistical test, not in CI.
+KEY_SHIFTS ?= 1000 2000 3000 4000 5000
+key-sweep: setup
+	fail=0; for s in $(KEY_SHIFTS); do \
+	  BAYESKIT_TEST_KEY_SHIFT=$$s $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider \
+	    -m "statistical and not multidevice" || fail=1; \
+	done; exit $$fail
 
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

@@ -132,3 +132,19 @@ plt.show()
 # %%
 idata = result.to_inference_data(n_draws=50)
 az.summary(idata, var_names=["hurst", "theta", "sigma"], kind="stats")
+
+# %% [markdown]
+# ## Key numbers
+# The test suite re-runs this notebook on the small preset and checks that these numbers come
+# back (see `tests/test_notebooks.py`): the same lock and keys give the same numbers.
+
+# %%
+key_numbers = {
+    "bridge_vi_sd_at_t1": float(x.std(0)[np.argmin(np.abs(tt - 1.0))]),
+    "bridge_exact_sd_at_t1": float(exact_std[np.argmin(np.abs(tt - 1.0))]),
+    "hurst_mle": float(mle.hurst),
+    "hurst_vi": float(result.model.sde.hurst),
+    "final_loss": float(np.asarray(result.losses)[-1]),
+}
+for name, value in key_numbers.items():
+    print(f"{name:28s} {value:.6g}")

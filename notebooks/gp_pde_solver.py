@@ -107,3 +107,18 @@ plt.semilogy(rbf.trace.step, rbf.trace.rel_l2, "s-", label="GP-SE")
 plt.xlabel("step")
 plt.ylabel("relative L2")
 plt.legend()
+
+# %% [markdown]
+# ## Key numbers
+# The test suite re-runs this notebook on the small preset and checks that these numbers come
+# back (see `tests/test_notebooks.py`): the same lock and keys give the same numbers.
+
+# %%
+key_numbers = {
+    "rel_l2_gp_hm": float(sol.rel_l2()),
+    "rel_l2_gp_se": float(rbf.rel_l2()),
+    "rel_l2_finite_differences": float(fd_err),
+    "active_components": float(act.sum()),
+}
+for name, value in key_numbers.items():
+    print(f"{name:28s} {value:.6g}")

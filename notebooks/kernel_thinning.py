@@ -163,3 +163,19 @@ pd.Series(slopes, name="log-log slope")
 if not SMALL:
     cpp = thinning.compresspp(jax.random.key(3), jnp.asarray(std), kernel, g=4)
     print(f"Compress++: {cpp.shape[0]} points, MMD {thinning.mmd(std, kernel, idx=cpp):.4f}")
+
+# %% [markdown]
+# ## Key numbers
+# The test suite re-runs this notebook on the small preset and checks that these numbers come
+# back (see `tests/test_notebooks.py`): the same lock and keys give the same numbers.
+
+# %%
+key_numbers = {
+    "posterior_mean_mu": float(idata.posterior["mu"].mean()),
+    "mmd_kernel_thinning": float(mmds["kernel thinning"]),
+    "mmd_iid": float(mmds["i.i.d."]),
+    "mmd_standard_thinning": float(mmds["standard thinning"]),
+    "slope_kernel_thinning": float(slopes["kernel thinning"]),
+}
+for name, value in key_numbers.items():
+    print(f"{name:28s} {value:.6g}")

@@ -167,3 +167,18 @@ plt.plot(post.mean(0), "C1", label="PPG smoothed mean")
 plt.fill_between(np.arange(T3), *np.quantile(post, [0.05, 0.95], axis=0), color="C1", alpha=0.3)
 plt.legend()
 plt.show()
+
+# %% [markdown]
+# ## Key numbers
+# The test suite re-runs this notebook on the small preset and checks that these numbers come
+# back (see `tests/test_notebooks.py`): the same lock and keys give the same numbers.
+
+# %%
+key_numbers = {
+    "paris_bias": float(single.mean()),
+    "ppg_bias": float(ppg_err.mean()),
+    "mle_rel_error_last": float(rel[-1]),
+    "sv_smoothed_mean_mid": float(post.mean(0)[T3 // 2]),
+}
+for name, value in key_numbers.items():
+    print(f"{name:28s} {value:.6g}")

@@ -96,3 +96,19 @@ axes[1].plot(np.asarray(ts.queries).T)
 axes[1].set(title="cumulative queries", xlabel="episode")
 fig.tight_layout()
 print("final per-episode regret per seed:", np.round(np.asarray(ts.regret)[:, -1], 3))
+
+# %% [markdown]
+# ## Key numbers
+# The test suite re-runs this notebook on the small preset and checks that these numbers come
+# back (see `tests/test_notebooks.py`): the same lock and keys give the same numbers.
+
+# %%
+key_numbers = {
+    "bandit_regret_eps0": float(np.mean(logs[0.0].total_regret)),
+    "bandit_regret_eps0.05": float(np.mean(logs[0.05].total_regret)),
+    "bandit_queries_eps0.05": float(np.mean(logs[0.05].total_queries)),
+    "bandit_regret_uniform": float(np.mean(uniform.total_regret)),
+    "riverswim_final_regret": float(np.mean(np.asarray(ts.regret)[:, -1])),
+}
+for name, value in key_numbers.items():
+    print(f"{name:28s} {value:.6g}")

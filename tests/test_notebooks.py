@@ -1,22 +1,39 @@
-"""Execute every notebook (jupytext percent source in notebooks/) on its small preset."""
+"""Execute every notebook (jupytext percent source in notebooks/) on its small preset, once, and
+check that it re-runs to the key numbers recorded beside it in notebooks/<name>.numbers.json."""
 
+import json
 import os
 from pathlib import Path
 
 import jupytext
 import nbclient
+import nbformat
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
+# Set to 1 to write the numbers a run gives as the new record (after a deliberate change).
+RECORD = os.environ.get("BAYESKIT_RECORD_NOTEBOOK_NUMBERS") == "1"
+# Same lock, same keys, same machine kind: two runs here gave bit-identical numbers. 1e-6 leaves
+# room for rounding-order changes only (e.g. other SIMD widths on another CPU); a new key, a new
+# dependency version or a changed algorithm moves every recorded number by far more.
+RTOL = 1e-6
+# Appended to the executed notebook: prints its `key_numbers` dict at full precision.
+_DUMP = "import json as _json\nprint(_json.dumps({k: float(v) for k, v in key_numbers.items()}))"
+
+
+def _record_path(path):
+    return path.with_name(f"{path.stem}.numbers.json")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, monkeypatch):
+def test_notebook_runs_to_its_recorded_numbers(path, monkeypatch):
     # The kernel inherits this environment: notebooks read BAYESKIT_SMALL to pick small sizes.
     monkeypatch.setenv("BAYESKIT_SMALL", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = jupytext.read(path)
+    nb.cells.append(nbformat.v4.new_code_cell(_DUMP))
     client = nbclient.NotebookClient(
         nb,
         timeout=600,
@@ -32,8 +49,19 @@ def test_notebook_runs(path, monkeypatch):
         if out.get("output_type") == "error"
     ]
     assert not errors, errors
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    numbers = json.loads(text)
+    assert len(numbers) >= 3, f"{path.name}: key_numbers should state at least 3 numbers"
+    record = _record_path(path)
+    if RECORD:
+        record.write_text(json.dumps(numbers, indent=1) + "\n")
+    expected = json.loads(record.read_text())
+    assert sorted(numbers) == sorted(expected), f"{path.name}: key_numbers names changed"
+    for name, value in expected.items():
+        np.testing.assert_allclose(numbers[name], value, rtol=RTOL, err_msg=f"{path.name}: {name}")
 
 
-def test_every_method_has_a_notebook():
-    assert len(NOTEBOOKS) >= 1 and all(p.read_text().startswith("# ---") for p in NOTEBOOKS)
+def test_every_method_has_a_notebook_with_recorded_numbers():
+    assert len(NOTEBOOKS) >= 5 and all(p.read_text().startswith("# ---") for p in NOTEBOOKS)
+    assert all(_record_path(p).exists() for p in NOTEBOOKS)
     assert os.environ.get("BAYESKIT_SMALL") is None  # only set inside the notebook runs

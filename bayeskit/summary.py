@@ -124,7 +124,7 @@ class WeightedSummary(NamedTuple):
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
     # Inverse of the weighted empirical CDF, taking the midpoint convention so that equal
-    # weights reproduce numpy's "linear" interpolation between order statistics' mid-masses.
+    # weights reproduce numpy's "hazen" quantiles (interpolation between mid-masses).
     order = np.argsort(values, axis=0)
     v = np.take_along_axis(values, order, axis=0)
     w = weights[order]

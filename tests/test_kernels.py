@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from statkeys import seed
 
 from bayeskit import kernels as K
 
@@ -178,7 +179,7 @@ def _fit_test_nll(kernel):
     # y = sin(2 pi 1.0 x) + 0.5 sin(2 pi 3.5 x): extrapolate from x in [0, 3] to x in [3, 4]
     x = jnp.linspace(0.0, 4.0, 81)[:, None]
     f = jnp.sin(2 * jnp.pi * x) + 0.5 * jnp.sin(2 * jnp.pi * 3.5 * x)
-    y = f + 0.05 * jax.random.normal(jax.random.key(5), f.shape)
+    y = f + 0.05 * jax.random.normal(jax.random.key(seed(5)), f.shape)
     train, test = x[:, 0] <= 3.0, x[:, 0] > 3.0
     data = gpx.Dataset(X=x[train], y=y[train])
     prior = gpx.gps.Prior(mean_function=gpx.mean_functions.Zero(), kernel=kernel)
@@ -190,14 +191,18 @@ def _fit_test_nll(kernel):
         optim=optax.adam(0.05),
         num_iters=60,
         verbose=False,
-        key=jax.random.key(0),
+        key=jax.random.key(seed(0)),
     )
     latent = posterior.predict(x[test], train_data=data)
     pred = posterior.likelihood(latent)
     return float(-jnp.mean(pred.log_prob(y[test, 0])))
 
 
+@pytest.mark.statistical
 def test_spectral_mixture_beats_rbf_on_two_sinusoids_in_gpjax():
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, NLL gap >= 35 nats
+    # The noise (sd 0.05) moves the joint NLL of the 20 test points by ~ sqrt(20 / 2) = 3 nats in
+    # both models alike; the gap is the RBF's extrapolation misfit (measured ~40 nats >> 0.5).
     with jax.enable_x64(True):
         sm = K.SpectralMixture([0.5, 0.2], [[0.9], [3.3]], [[0.05], [0.05]])
         rbf = K.Gaussian(lengthscale=0.3)

@@ -1,12 +1,15 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from statkeys import seed
 
 from bayeskit import rlhf
 
 
+@pytest.mark.statistical
 def test_query_statistic_closed_form_matches_monte_carlo():
-    rng = np.random.default_rng(0)
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, worst |z| 1.4
+    rng = np.random.default_rng(seed(0))
     A = rng.normal(size=(5, 5))
     design = (A @ A.T + np.eye(5)).astype(np.float32)
     x = rng.normal(size=5).astype(np.float32)
@@ -14,8 +17,9 @@ def test_query_statistic_closed_form_matches_monte_carlo():
     cf = float(rlhf.query_statistic(x, design, sigma))
     # MC over pairs from N(m, sigma^2 design^{-1}): precision = design / sigma^2.
     n = 50000
-    mc = float(rlhf.query_statistic_mc(1, x, np.zeros(5), design / sigma**2, num_draws=n))
-    # |N(0, s^2)| has sd s * sqrt(1 - 2/pi) = cf * sqrt(pi/2 - 1): MC error within 4 SE.
+    mc = float(rlhf.query_statistic_mc(seed(1), x, np.zeros(5), design / sigma**2, num_draws=n))
+    # |N(0, s^2)| has sd s * sqrt(1 - 2/pi) = cf * sqrt(pi/2 - 1): MC mean of n iid pairs within
+    # 4 standard errors (CLT), p = 6e-5.
     se = cf * np.sqrt(np.pi / 2 - 1) / np.sqrt(n)
     assert abs(mc - cf) < 4 * se
 
@@ -38,24 +42,32 @@ def test_lsvi_clips_values():
 
 @pytest.fixture(scope="module")
 def bandit_logs():
-    env = rlhf.dueling_bandit(0, dim=5, n_arms=10)
+    env = rlhf.dueling_bandit(seed(0), dim=5, n_arms=10)
     T = 400
     # epsilon = 0 queries every informative pair (u > 0 iff x != 0 when sigma_r > 0), and
     # shares one compilation with the active arm (only traced constants differ).
-    always = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.0), T, scale=3.0, seeds=2)
-    active = rlhf.run(1, env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.1), T, scale=3.0, seeds=2)
+    always = rlhf.run(seed(1), env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.0), T, scale=3.0, seeds=2)
+    active = rlhf.run(seed(1), env, rlhf.PRLSVI(sigma_r=0.5, epsilon=0.1), T, scale=3.0, seeds=2)
     return always, active
 
 
+@pytest.mark.statistical
 def test_always_query_regret_is_sublinear(bandit_logs):
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, worst ratio 0.21 (bound 0.5)
     always, _ = bandit_logs
     r = np.asarray(always.regret).mean(0)
-    # Sublinear regret means the per-round regret falls: last quarter well below the first.
+    # Sublinear regret means the per-round regret falls. Regret O(d sqrt(T)) (Wu & Sun 2024) makes
+    # the per-round regret ~ t^(-1/2): mean over rounds 300-400 / mean over 0-100 = 0.27; the bound
+    # 0.5 leaves room for the spread of a 2-seed average.
     assert r[300:].mean() < 0.5 * r[:100].mean()
 
 
+@pytest.mark.statistical
 def test_active_queries_fewer_than_episodes(bandit_logs):
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, active 175-190 queries, always 400
     always, active = bandit_logs
+    # u_t ~ sigma_r |x|_{design^-1} shrinks like t^(-1/2) once labels accumulate, so some rounds
+    # fall below epsilon = 0.1; fresh arms on the sphere make identical pairs (x = 0) a null event.
     assert np.all(np.asarray(active.total_queries) < 400)
     assert np.all(np.asarray(always.total_queries) >= 390)  # only identical pairs are skipped
     q = np.asarray(active.queries)

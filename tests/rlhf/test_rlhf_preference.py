@@ -3,13 +3,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from statkeys import seed
 
 from bayeskit import rlhf
 from bayeskit.summary import summarize
 
 
-def _simulate(seed, n, d, scale=1.0, spread=0.5):
-    rng = np.random.default_rng(seed)
+def _simulate(data_seed, n, d, scale=1.0, spread=0.5):
+    rng = np.random.default_rng(data_seed)
     theta = rng.normal(size=d) / np.sqrt(d)
     X = rng.normal(size=(n, d)) * spread
     y = (rng.random(n) < 1 / (1 + np.exp(-scale * X @ theta))).astype(np.float32)
@@ -28,13 +29,26 @@ def test_log_likelihood_exact():
     assert float(masked) == pytest.approx(np.log(1 / (1 + np.exp(-z[0]))), rel=1e-5)
 
 
+@pytest.mark.statistical
 def test_mle_recovers_theta_within_fisher_error():
-    theta, X, y = _simulate(0, 4000, 5, scale=2.0, spread=1.0)
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, chi2 worst 17.5 < 20.5 (shift 1000
+    # first failed grad_norm: Newton stalled at 0.12 below float32 rounding; fixed, next test)
+    theta, X, y = _simulate(seed(0), 4000, 5, scale=2.0, spread=1.0)
     res = rlhf.fit_mle(X, y, lam=1e-3, scale=2.0)
     assert float(res.grad_norm) < 1e-2
     err = np.asarray(res.theta) - theta
-    # (theta_hat - theta)^T I (theta_hat - theta) is asymptotically chi^2_d: 99.9% quantile.
-    assert err @ np.asarray(res.precision) @ err < stats.chi2.ppf(0.999, 5)
+    # (theta_hat - theta)^T I (theta_hat - theta) is asymptotically chi^2_d (n = 4000 >> d = 5,
+    # ridge 1e-3 negligible): its 99.9% quantile, false failure 1e-3.
+    q = err @ np.asarray(res.precision) @ err
+    assert q < stats.chi2.ppf(0.999, 5)
+
+
+def test_newton_does_not_stall_below_float32_resolution():
+    # On this data set the objective (1732) rounds in float32 to 1e-4 while the last Newton steps
+    # decrease it by 1e-5: comparing objectives kept step 0 and stalled at grad_norm 0.12.
+    _, X, y = _simulate(1000, 4000, 5, scale=2.0, spread=1.0)
+    res = rlhf.fit_mle(X, y, lam=1e-3, scale=2.0)
+    assert float(res.grad_norm) < 1e-2
 
 
 def test_mle_is_stationary_and_warm_start_agrees():
@@ -46,28 +60,55 @@ def test_mle_is_stationary_and_warm_start_agrees():
     assert float(jnp.linalg.norm(g)) < 1e-3
 
 
+# The Laplace approximation's error on this model, measured by importance sampling (6e4-4e5
+# draws from a t_8 around the Laplace fit, weight ESS 4.5e4-3.1e5) on the data sets of seeds 1-21
+# and 1001, 2001, ..., 5001 (d = 12, n = 300, lam = 1): the exact posterior sd exceeds the
+# Laplace sd by 1.2%-3.2% in every coordinate (logistic tails are heavier than Gaussian), and the
+# exact mean differs from the MAP by at most 0.22 Laplace sd (0.061) per coordinate.
+LAPLACE_SD_GAP = (0.01, 0.035)  # exact sd / Laplace sd - 1, measured range widened by IS error
+LAPLACE_MEAN_GAP = 0.25  # |exact mean - MAP| / Laplace sd, measured max 0.22 plus IS error
+
+
 @pytest.mark.slow
+@pytest.mark.statistical
 def test_laplace_matches_nuts_d12():
     # The brief's check (section 5.1): d = 12, n = 300.
-    _, X, y = _simulate(1, 300, 12)
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, worst |z| 2.3 (sd ratio), R-hat <= 1.006
+    _, X, y = _simulate(seed(1), 300, 12)
     lap = rlhf.laplace_posterior(X, y, lam=1.0)
-    nuts = rlhf.nuts_posterior(0, X, y, lam=1.0, num_warmup=150, num_samples=300, num_chains=4)
+    nuts = rlhf.nuts_posterior(
+        seed(0), X, y, lam=1.0, num_warmup=200, num_samples=800, num_chains=4
+    )
     table = summarize(nuts, round_to="none")
-    # Split R-hat of 4 x 300 well-mixed draws fluctuates by ~0.005 around 1.
+    # Split R-hat of m = 8 half-chains with n_eff draws each: R-hat - 1 ~ (chi2_7 / 7 - 1) / (2
+    # n_eff); its 1e-4 quantile stays below 1.02 for n_eff >= 75 (total ESS >= 600; here > 2000).
     assert table["r_hat"].max() < 1.02
     assert not np.asarray(nuts.diverging).any()
-    # Issue tolerance 0.05; the MC error of the NUTS mean is sd / sqrt(ESS) ~ 0.3 / 40 << 0.05.
-    assert np.abs(np.asarray(nuts.mean) - np.asarray(lap.mean)).max() < 0.05
-    sd_nuts = np.asarray(nuts.draws).reshape(-1, 12).std(0)
-    np.testing.assert_allclose(sd_nuts, np.sqrt(np.diag(np.asarray(lap.cov))), rtol=0.1)
+    sd_lap = np.sqrt(np.diag(np.asarray(lap.cov)))
+    # NUTS estimates minus Monte Carlo error (mcse_mean = sd / sqrt(ESS); mcse_sd = sd sqrt((kurt
+    # - 1) / (4 ESS of the centred squares))) must land in the measured Laplace gap; k = 4 on 24
+    # comparisons: false failure < 2e-3.
+    k = 4.0
+    mean_gap = np.abs(np.asarray(nuts.mean) - np.asarray(lap.mean))
+    assert np.all(mean_gap <= LAPLACE_MEAN_GAP * sd_lap + k * table["mcse_mean"].to_numpy())
+    ratio = np.asarray(nuts.draws).reshape(-1, 12).std(0, ddof=1) / sd_lap
+    err = k * table["mcse_sd"].to_numpy() / sd_lap
+    assert np.all(ratio >= 1 + LAPLACE_SD_GAP[0] - err), (ratio, err)
+    assert np.all(ratio <= 1 + LAPLACE_SD_GAP[1] + err), (ratio, err)
 
 
+@pytest.mark.statistical
 def test_gaussian_posterior_sample_moments():
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, worst |z| 2.1
     post = rlhf.GaussianPosterior(jnp.array([1.0, -1.0]), jnp.array([[4.0, 1.0], [1.0, 2.0]]))
-    draws = np.asarray(post.sample(0, 20000))
-    # Sample mean within ~5 sd/sqrt(n) of the truth (sd <= 0.76).
-    np.testing.assert_allclose(draws.mean(0), [1.0, -1.0], atol=0.03)
-    np.testing.assert_allclose(np.cov(draws.T), np.asarray(post.cov), atol=0.02)
+    n = 20000
+    draws = np.asarray(post.sample(seed(0), n))
+    S = np.asarray(post.cov)
+    # iid draws: sd of the sample mean is sqrt(S_ii / n); of the sample covariance entry ij it is
+    # sqrt((S_ii S_jj + S_ij^2) / n) (Gaussian fourth moments). 4 sd on 5 numbers: p < 4e-4.
+    z_mean = (draws.mean(0) - [1.0, -1.0]) / np.sqrt(np.diag(S) / n)
+    z_cov = (np.cov(draws.T) - S) / np.sqrt((np.outer(np.diag(S), np.diag(S)) + S**2) / n)
+    assert np.abs(z_mean).max() < 4 and np.abs(z_cov).max() < 4
 
 
 def test_bad_labels_and_shapes():

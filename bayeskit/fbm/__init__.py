@@ -2,8 +2,10 @@
 
 After Daems, Opper, Crevecoeur & Birdal, "Variational Inference for SDEs Driven by Fractional
 Noise", ICLR 2024. Modules: :mod:`~bayeskit.fbm.exact` (exact fBM, samplers, fOU likelihood),
-:mod:`~bayeskit.fbm.mafbm` (Markov approximation), :mod:`~bayeskit.fbm.sde` (prior, control,
-simulator), :mod:`~bayeskit.fbm.vi` (ELBO and ``fit``), :mod:`~bayeskit.fbm.models`.
+:mod:`~bayeskit.fbm.mafbm` (Markov approximation), :mod:`~bayeskit.fbm.kalman` (exact likelihood
+and posterior of the MA-fBM fOU), :mod:`~bayeskit.fbm.sde` (prior, control, simulator),
+:mod:`~bayeskit.fbm.guide` (exact affine control of linear models), :mod:`~bayeskit.fbm.vi` (ELBO
+and ``fit``), :mod:`~bayeskit.fbm.models`.
 """
 
 from bayeskit.fbm.exact import (
@@ -16,6 +18,14 @@ from bayeskit.fbm.exact import (
     fou_mle,
     sample_fbm,
     sample_fou,
+)
+from bayeskit.fbm.kalman import (
+    MAfBMMLE,
+    MAfBMPosterior,
+    linear_parameters,
+    mafbm_log_likelihood,
+    mafbm_mle,
+    mafbm_smoother,
 )
 from bayeskit.fbm.mafbm import (
     OUTransition,
@@ -58,6 +68,12 @@ __all__ = [
     "fou_mle",
     "sample_fbm",
     "sample_fou",
+    "MAfBMMLE",
+    "MAfBMPosterior",
+    "linear_parameters",
+    "mafbm_log_likelihood",
+    "mafbm_mle",
+    "mafbm_smoother",
     "OUTransition",
     "approximation_cost",
     "ma_covariance",

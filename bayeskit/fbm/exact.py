@@ -21,9 +21,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 
 from bayeskit.fbm.mafbm import check_hurst, check_positive_scalar, variance_scale
+from bayeskit.fbm.mle import FOU_BOUNDS, fou_estimates, fou_start, minimize_float64
 from bayeskit.random import as_key
 from bayeskit.validate import check_array, check_choice, check_int, check_positive
 
@@ -232,59 +232,161 @@ def sample_fbm(
 
 
 # --------------------------------------------------------------------------------------------
-# fractional Ornstein-Uhlenbeck observed on a grid
+# fractional Ornstein-Uhlenbeck observed at times t_1 < ... < t_n
 # --------------------------------------------------------------------------------------------
-def _fou_check(n_obs, obs_dt, substeps):
-    n_obs = check_int(n_obs, "n_obs", minimum=1)
-    obs_dt = check_positive_scalar(obs_dt, "obs_dt")
-    substeps = check_int(substeps, "substeps", minimum=1)
-    return n_obs, obs_dt, substeps
+class _FouGrid(NamedTuple):
+    """Host-side (float64) description of the fine grid ``0 = s_0 < ... < s_N`` (N = n substeps).
+
+    lags: ``|s_a - s_b|``, shape ``(N + 1, N + 1)``.
+    gaps: ``t_i - s_{k+1}`` where ``s_{k+1} <= t_i`` and 0 elsewhere, shape ``(n, N)``.
+    mask: whether ``s_{k+1} <= t_i``, shape ``(n, N)``.
+    """
+
+    lags: np.ndarray
+    gaps: np.ndarray
+    mask: np.ndarray
 
 
-def _fou_cov(hurst, theta, sigma, n_obs, obs_dt, substeps):
-    """Traceable ``Cov(X(t_i), X(t_j))``, ``t_i = i obs_dt``; see :func:`fou_covariance`."""
-    n = n_obs * substeps
-    h = obs_dt / substeps
-    lags = jnp.arange(n)
-    r = fgn_autocovariance(lags, hurst) * h ** (2.0 * hurst)
-    c_incr = r[jnp.abs(lags[:, None] - lags[None, :])]
-    # X at fine index j is sum_{k<j} exp(-theta h (j - 1 - k)) dB_k (exponential Euler, exact
-    # integration of the linear drift between fBM increments)
-    j = (jnp.arange(1, n_obs + 1) * substeps)[:, None]
-    gap = (j - 1 - lags[None, :]).astype(r.dtype)
-    L = jnp.where(gap >= 0, jnp.exp(-theta * h * jnp.maximum(gap, 0.0)), 0.0)
+def _fou_grid(times: np.ndarray, substeps: int) -> _FouGrid:
+    t = np.concatenate([[0.0], times])
+    frac = np.arange(substeps) / substeps
+    # each interval [t_{i-1}, t_i] split into `substeps` equal parts; s[i substeps] = t_i exactly
+    s = np.append((t[:-1, None] + np.diff(t)[:, None] * frac).ravel(), t[-1])
+    n_fine = s.shape[0] - 1
+    obs_index = np.arange(1, times.shape[0] + 1) * substeps
+    mask = np.arange(1, n_fine + 1)[None, :] <= obs_index[:, None]
+    gaps = np.where(mask, times[:, None] - s[None, 1:], 0.0)
+    return _FouGrid(np.abs(s[:, None] - s[None, :]), gaps, mask)
+
+
+def _fou_cov(hurst, theta, sigma, grid: _FouGrid):
+    """Traceable ``Cov(X(t_i), X(t_j))`` on the fine grid ``grid``; see :func:`fou_covariance`.
+
+    Uses the default float dtype (float64 under x64); differentiable in all three parameters.
+    """
+    dtype = jnp.result_type(float)
+    lags = jnp.asarray(grid.lags, dtype)
+    # Cov(dB_k, dB_l) is the second difference of the standard covariance R(s_a, s_b); the
+    # one-variable terms s^2H / 2 of R cancel exactly, so only -|s_a - s_b|^2H / 2 is kept (no
+    # cancellation of large terms on long grids). On a regular grid this is h^2H fGn(k - l).
+    p = _pow(lags, 2.0 * hurst)
+    c_incr = 0.5 * (p[1:, :-1] + p[:-1, 1:] - p[1:, 1:] - p[:-1, :-1])
+    # X(t_i) = sum_{s_{k+1} <= t_i} exp(-theta (t_i - s_{k+1})) dB_k: exponential Euler (exact
+    # integration of the linear drift between fBM increments), X_{k+1} = e^{-theta h_k} X_k + dB_k
+    L = jnp.where(grid.mask, jnp.exp(-theta * jnp.asarray(grid.gaps, dtype)), 0.0)
     return sigma**2 * (L @ c_incr @ L.T)
 
 
-def fou_covariance(hurst, theta, sigma, *, n_obs: int, obs_dt: float, substeps: int = 4):
-    """Covariance of a fractional OU process ``dX = -theta X dt + sigma dB_H`` observed on a grid.
+def _as_float64(x) -> np.ndarray:
+    # from the caller's array, not from a (possibly float32) JAX copy made by check_array
+    return np.asarray(jax.device_get(x), np.float64)
 
-    ``X(0) = 0`` and ``B_H`` is standard fBM. The process is defined on the fine grid of step
-    ``obs_dt / substeps`` by ``X_{k+1} = e^{-theta h} X_k + sigma (B_H(t_{k+1}) - B_H(t_k))``, an
-    exact linear map of exact fBM increments, so its covariance (computed here exactly) is the
-    law that :func:`sample_fou` draws from; it converges to the continuous fOU as ``substeps``
-    grows.
+
+def _check_times(times) -> np.ndarray:
+    check_array(times, "times", ndim=1)
+    t = _as_float64(times)
+    if t.shape[0] < 1:
+        raise ValueError(f"times: expected at least one observation time, got shape {t.shape}")
+    if t[0] <= 0:
+        raise ValueError(f"times: expected a positive first time (X(0) = 0), got times[0] = {t[0]}")
+    bad = np.flatnonzero(np.diff(t) <= 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"times: expected strictly increasing values, got times[{i}] = {t[i]} "
+            f">= times[{i + 1}] = {t[i + 1]}"
+        )
+    return t
+
+
+def _resolve_times(times, n_obs, obs_dt, *, n_values: int | None = None):
+    """Observation times as float64, and ``obs_dt`` (a float) when they form a regular grid.
+
+    ``n_values`` is the number of observations per path of the data, when there are data (then
+    ``n_obs`` is not an argument and is taken from the data).
+    """
+    if times is not None:
+        if obs_dt is not None:
+            raise ValueError(
+                f"times, obs_dt: expected exactly one of them, got both (obs_dt = {obs_dt!r})"
+            )
+        if n_obs is not None:
+            raise ValueError(f"n_obs: expected None when times is given, got {n_obs!r}")
+        t = _check_times(times)
+        if n_values is not None and t.shape[0] != n_values:
+            raise ValueError(
+                f"times: expected length values.shape[1] = {n_values}, got {t.shape[0]}"
+            )
+        return t, None
+    if obs_dt is None or (n_values is None and n_obs is None):
+        need = "times or obs_dt" if n_values is not None else "times or (n_obs, obs_dt)"
+        raise ValueError(
+            f"times, obs_dt: expected exactly one of {need}, got neither "
+            f"(times = None, n_obs = {n_obs!r}, obs_dt = {obs_dt!r})"
+        )
+    n = n_values if n_values is not None else check_int(n_obs, "n_obs", minimum=1)
+    obs_dt = check_positive_scalar(obs_dt, "obs_dt")
+    return np.arange(1, n + 1, dtype=np.float64) * obs_dt, obs_dt
+
+
+def _check_fou_params(hurst, theta, sigma) -> None:
+    check_hurst(hurst)
+    check_array(theta, "theta", ndim=0)
+    check_positive(theta, "theta", strict=False)
+    check_array(sigma, "sigma", ndim=0)
+    check_positive(sigma, "sigma")
+
+
+def _check_noise(obs_noise) -> float:
+    check_array(obs_noise, "obs_noise", ndim=0)
+    check_positive(obs_noise, "obs_noise", strict=False)
+    return float(obs_noise)
+
+
+def fou_covariance(
+    hurst,
+    theta,
+    sigma,
+    *,
+    times=None,
+    n_obs: int | None = None,
+    obs_dt: float | None = None,
+    substeps: int = 4,
+):
+    """Covariance of a fractional OU process ``dX = -theta X dt + sigma dB_H`` at given times.
+
+    ``X(0) = 0`` and ``B_H`` is standard fBM. The process is defined on the fine grid
+    ``0 = s_0 < ... < s_N`` made of ``0, t_1, ..., t_n`` with each interval split into
+    ``substeps`` equal parts, by ``X_{k+1} = e^{-theta h_k} X_k + sigma (B_H(s_{k+1}) - B_H(s_k))``,
+    ``h_k = s_{k+1} - s_k``: an exact linear map of exact fBM increments, so its covariance
+    (computed here exactly) is the law that :func:`sample_fou` draws from; it converges to the
+    continuous fOU as ``substeps`` grows and is exact for ``theta = 0``.
+
+    The parameters are traceable (``jax.grad`` works in all three); the times are host data.
 
     Args:
         hurst: Hurst index in (0, 1).
         theta: mean-reversion rate >= 0.
         sigma: noise scale > 0.
-        n_obs: number of observation times ``t_i = i obs_dt``, ``i = 1..n_obs``.
-        obs_dt: observation spacing > 0.
+        times: observation times, shape ``(n,)``, strictly increasing, ``times[0] > 0``.
+        n_obs: number of observation times ``t_i = i obs_dt``, ``i = 1..n_obs`` (with ``obs_dt``,
+            instead of ``times``).
+        obs_dt: observation spacing > 0 (with ``n_obs``, instead of ``times``).
         substeps: fine steps per observation interval >= 1.
 
     Returns:
-        Array of shape ``(n_obs, n_obs)``.
+        Array of shape ``(n, n)`` (``n = n_obs`` on a regular grid), default float dtype.
 
     Raises:
-        ValueError: on out-of-range parameters.
+        ValueError: on out-of-range parameters, times that are not 1-D, finite, positive and
+            strictly increasing, or unless exactly one of ``times`` and ``(n_obs, obs_dt)`` is
+            given.
     """
-    check_hurst(hurst)
-    check_array(theta, "theta", ndim=0)
-    check_positive(theta, "theta", strict=False)
-    check_positive_scalar(sigma, "sigma")
-    n_obs, obs_dt, substeps = _fou_check(n_obs, obs_dt, substeps)
-    return _fou_cov(jnp.asarray(hurst, float), theta, sigma, n_obs, obs_dt, substeps)
+    _check_fou_params(hurst, theta, sigma)
+    t, _ = _resolve_times(times, n_obs, obs_dt)
+    substeps = check_int(substeps, "substeps", minimum=1)
+    dtype = jnp.result_type(float)
+    return _fou_cov(jnp.asarray(hurst, dtype), theta, sigma, _fou_grid(t, substeps))
 
 
 def sample_fou(
@@ -293,57 +395,72 @@ def sample_fou(
     theta: float,
     sigma: float,
     *,
-    n_obs: int,
-    obs_dt: float,
+    times=None,
+    n_obs: int | None = None,
+    obs_dt: float | None = None,
     n_paths: int,
     substeps: int = 4,
     obs_noise: float = 0.0,
 ):
-    """Simulate fOU paths (exact fBM increments on a fine grid) and noisy observations of them.
+    """Simulate fOU paths (model of :func:`fou_covariance`) and noisy observations of them.
+
+    On a regular grid (``n_obs``, ``obs_dt``) the fine-grid recursion is run on exact
+    (Davies-Harte) fBM increments; at arbitrary ``times`` the values are drawn exactly from the
+    model's Gaussian law at those times (Cholesky of :func:`fou_covariance`, float64 inside).
 
     Args:
         key: PRNG key or int seed.
         hurst, theta, sigma: as in :func:`fou_covariance`.
-        n_obs: number of observations per path (at ``t_i = i obs_dt``).
-        obs_dt: observation spacing > 0.
+        times: observation times, shape ``(n,)``, strictly increasing, ``times[0] > 0``.
+        n_obs: number of observations per path at ``t_i = i obs_dt`` (instead of ``times``).
+        obs_dt: observation spacing > 0 (with ``n_obs``, instead of ``times``).
         n_paths: number of independent paths >= 1.
         substeps: fine steps per observation interval >= 1.
         obs_noise: standard deviation >= 0 of additive Gaussian observation noise.
 
     Returns:
-        ``(times, values)``: shapes ``(n_obs,)`` and ``(n_paths, n_obs)``.
+        ``(times, values)``: shapes ``(n,)`` and ``(n_paths, n)``, float32 unless x64 is on.
 
     Raises:
-        ValueError: on out-of-range parameters.
+        ValueError: on out-of-range parameters or times, or unless exactly one of ``times`` and
+            ``(n_obs, obs_dt)`` is given.
     """
     key = as_key(key)
-    check_hurst(hurst)
-    check_array(theta, "theta", ndim=0)
-    check_positive(theta, "theta", strict=False)
-    check_positive_scalar(sigma, "sigma")
-    check_array(obs_noise, "obs_noise", ndim=0)
-    check_positive(obs_noise, "obs_noise", strict=False)
-    n_obs, obs_dt, substeps = _fou_check(n_obs, obs_dt, substeps)
+    _check_fou_params(hurst, theta, sigma)
+    obs_noise = _check_noise(obs_noise)
+    t, regular_dt = _resolve_times(times, n_obs, obs_dt)
+    n_paths = check_int(n_paths, "n_paths", minimum=1)
+    substeps = check_int(substeps, "substeps", minimum=1)
+    dtype = jnp.zeros(()).dtype  # float32, or float64 under x64
     k_path, k_noise = jax.random.split(key)
-    n = n_obs * substeps
-    b = sample_fbm(k_path, hurst, n_steps=n, n_paths=n_paths, horizon=n_obs * obs_dt)
-    incr = jnp.diff(b, axis=1) * sigma
-    decay = jnp.exp(-theta * obs_dt / substeps)
+    n_obs = t.shape[0]
+    if regular_dt is None:
+        with jax.enable_x64(True):
+            params = (jnp.float64(hurst), jnp.float64(theta), jnp.float64(sigma))
+            cov = np.asarray(_fou_cov(*params, _fou_grid(t, substeps)))
+        # a relative jitter of 1e-12 keeps Cholesky defined where round-off makes cov semi-definite
+        chol = np.linalg.cholesky(cov + 1e-12 * np.trace(cov) / n_obs * np.eye(n_obs))
+        values = _cholesky_draw(k_path, jnp.asarray(chol, dtype), n_paths)
+    else:
+        n = n_obs * substeps
+        b = sample_fbm(k_path, hurst, n_steps=n, n_paths=n_paths, horizon=n_obs * regular_dt)
+        incr = jnp.diff(b, axis=1) * sigma
+        decay = jnp.exp(-theta * regular_dt / substeps)
 
-    def step(x, db):
-        x = decay * x + db
-        return x, x
+        def step(x, db):
+            x = decay * x + db
+            return x, x
 
-    _, xs = jax.lax.scan(step, jnp.zeros(n_paths, b.dtype), incr.T)
-    values = xs[substeps - 1 :: substeps].T
+        _, xs = jax.lax.scan(step, jnp.zeros(n_paths, b.dtype), incr.T)
+        values = xs[substeps - 1 :: substeps].T
     values = values + obs_noise * jax.random.normal(k_noise, values.shape, values.dtype)
-    times = jnp.arange(1, n_obs + 1, dtype=values.dtype) * obs_dt
-    return times, values
+    return jnp.asarray(t, values.dtype), values
 
 
-def _fou_loglik(params, values, n_obs, obs_dt, substeps, obs_noise):
+def _fou_loglik(params, values, grid, obs_noise):
     hurst, theta, sigma = params
-    cov = _fou_cov(hurst, theta, sigma, n_obs, obs_dt, substeps)
+    cov = _fou_cov(hurst, theta, sigma, grid)
+    n_obs = values.shape[1]
     cov = cov + obs_noise**2 * jnp.eye(n_obs, dtype=cov.dtype)
     chol = jnp.linalg.cholesky(cov)
     z = jax.scipy.linalg.solve_triangular(chol, values.T, lower=True)
@@ -352,28 +469,36 @@ def _fou_loglik(params, values, n_obs, obs_dt, substeps, obs_noise):
     return -0.5 * jnp.sum(z**2) - 0.5 * n_paths * (logdet + n_obs * jnp.log(2.0 * jnp.pi))
 
 
-def _check_values(values, obs_dt, substeps, obs_noise):
-    values = check_array(values, "values", ndim=2)
-    if values.shape[1] < 2:
-        raise ValueError(f"values: expected at least 2 observations per path, got {values.shape}")
-    obs_dt = check_positive_scalar(obs_dt, "obs_dt")
+def _check_values(values, times, obs_dt, substeps):
+    check_array(values, "values", ndim=2)
+    v = _as_float64(values)
+    if v.shape[1] < 2:
+        raise ValueError(f"values: expected at least 2 observations per path, got {v.shape}")
+    t, _ = _resolve_times(times, None, obs_dt, n_values=v.shape[1])
     substeps = check_int(substeps, "substeps", minimum=1)
-    check_array(obs_noise, "obs_noise", ndim=0)
-    check_positive(obs_noise, "obs_noise", strict=False)
-    return np.asarray(values, np.float64), obs_dt, substeps, float(obs_noise)
+    return v, _fou_grid(t, substeps)
 
 
 def fou_log_likelihood(
-    values, hurst, theta, sigma, *, obs_dt: float, substeps: int = 4, obs_noise: float = 0.0
+    values,
+    hurst,
+    theta,
+    sigma,
+    *,
+    times=None,
+    obs_dt: float | None = None,
+    substeps: int = 4,
+    obs_noise: float = 0.0,
 ):
     """Exact Gaussian log-likelihood of fOU observations (model of :func:`fou_covariance`).
 
-    Computed in float64. Independent paths share the observation grid ``t_i = i obs_dt``.
+    Computed in float64. Independent paths share the observation times.
 
     Args:
-        values: observations, shape ``(n_paths, n_obs)``, finite.
+        values: observations, shape ``(n_paths, n_obs)``, finite, ``n_obs >= 2``.
         hurst, theta, sigma: parameters (Hurst in (0, 1), theta >= 0, sigma > 0).
-        obs_dt: observation spacing > 0.
+        times: observation times, shape ``(n_obs,)``, strictly increasing, ``times[0] > 0``.
+        obs_dt: observation spacing > 0, for ``t_i = i obs_dt`` (instead of ``times``).
         substeps: fine steps per observation interval >= 1.
         obs_noise: observation noise standard deviation >= 0.
 
@@ -381,17 +506,15 @@ def fou_log_likelihood(
         Scalar float64 log-likelihood (a NumPy float).
 
     Raises:
-        ValueError: for NaN data or out-of-range parameters.
+        ValueError: for NaN data, out-of-range parameters or times, ``times`` of a length other
+            than ``values.shape[1]``, or unless exactly one of ``times`` and ``obs_dt`` is given.
     """
-    values, obs_dt, substeps, obs_noise = _check_values(values, obs_dt, substeps, obs_noise)
-    check_hurst(hurst)
-    check_array(theta, "theta", ndim=0)
-    check_positive(theta, "theta", strict=False)
-    check_positive_scalar(sigma, "sigma")
+    values, grid = _check_values(values, times, obs_dt, substeps)
+    _check_fou_params(hurst, theta, sigma)
+    obs_noise = _check_noise(obs_noise)
     with jax.enable_x64(True):
         params = tuple(jnp.float64(p) for p in (hurst, theta, sigma))
-        out = _fou_loglik(params, values, values.shape[1], obs_dt, substeps, obs_noise)
-        return np.float64(out)
+        return np.float64(_fou_loglik(params, values, grid, obs_noise))
 
 
 class FouMLE(NamedTuple):
@@ -401,6 +524,7 @@ class FouMLE(NamedTuple):
         hurst, theta, sigma: the estimates (floats).
         log_likelihood: maximised log-likelihood.
         success: whether the optimiser reported convergence.
+        obs_noise: the estimated observation noise sd, or the known value that was passed.
     """
 
     hurst: float
@@ -408,67 +532,72 @@ class FouMLE(NamedTuple):
     sigma: float
     log_likelihood: float
     success: bool
+    obs_noise: float
 
 
 def fou_mle(
     values,
     *,
-    obs_dt: float,
+    times=None,
+    obs_dt: float | None = None,
     substeps: int = 4,
-    obs_noise: float = 0.0,
+    obs_noise: float | None = None,
     init: tuple[float, float, float] = (0.5, 1.0, 1.0),
 ) -> FouMLE:
-    """Exact-likelihood MLE of ``(H, theta, sigma)`` for fOU observations (the baseline for H).
+    """Exact-likelihood MLE of ``(H, theta, sigma)`` and, by default, the noise sd.
 
-    Maximises :func:`fou_log_likelihood` with L-BFGS-B over ``(logit H, log theta, log sigma)``,
-    with JAX gradients in float64. ``H`` is confined to [0.01, 0.99].
+    Maximises :func:`fou_log_likelihood` with L-BFGS-B over ``(logit H, log theta, log sigma)``
+    and, when ``obs_noise`` is None, ``log obs_noise``, with JAX gradients in float64. ``H`` is
+    confined to [0.01, 0.99]; the noise sd to ``[1e-6, 10] * d`` with ``d`` the sd of the
+    first differences of ``values``, and it starts at ``0.1 d``.
 
     Args:
-        values: observations, shape ``(n_paths, n_obs)``, at ``t_i = i obs_dt``.
-        obs_dt: observation spacing > 0.
+        values: observations, shape ``(n_paths, n_obs)``, ``n_obs >= 2``.
+        times: observation times, shape ``(n_obs,)``, strictly increasing, ``times[0] > 0``.
+        obs_dt: observation spacing > 0, for ``t_i = i obs_dt`` (instead of ``times``).
         substeps: fine steps per observation interval >= 1.
-        obs_noise: known observation noise standard deviation >= 0.
+        obs_noise: known observation noise sd >= 0, or None to estimate it jointly.
         init: starting ``(H, theta, sigma)``.
 
     Returns:
         :class:`FouMLE`.
 
     Raises:
-        ValueError: for NaN data or invalid settings.
+        ValueError: for NaN data, invalid settings or times, ``times`` of a length other than
+            ``values.shape[1]``, unless exactly one of ``times`` and ``obs_dt`` is given, or,
+            when the noise is estimated, data whose first differences are all zero.
     """
-    values, obs_dt, substeps, obs_noise = _check_values(values, obs_dt, substeps, obs_noise)
-    check_hurst(init[0], "init[0]")
-    check_positive_scalar(init[1], "init[1]")
-    check_positive_scalar(init[2], "init[2]")
-    n_obs = values.shape[1]
+    values, grid = _check_values(values, times, obs_dt, substeps)
+    estimate_noise = obs_noise is None
+    if not estimate_noise:
+        obs_noise = _check_noise(obs_noise)
+    u0 = fou_start(init)
+    bounds = list(FOU_BOUNDS)
+    if estimate_noise:
+        # Var(Y_{i+1} - Y_i) = Var(X_{i+1} - X_i) + 2 noise^2, so the sd d of the first differences
+        # bounds noise by d / sqrt(2): start well inside, at 0.1 d; 1e-6 d is noise-free in effect
+        d = float(np.std(np.diff(values, axis=1)))
+        if not d > 0:
+            raise ValueError(
+                "values: expected observations that vary in time to estimate obs_noise, "
+                "got all first differences 0"
+            )
+        u0.append(np.log(0.1 * d))
+        bounds.append((np.log(1e-6 * d), np.log(10.0 * d)))
 
-    with jax.enable_x64(True):
+    def neg(u, values, grid):
+        params = (jax.nn.sigmoid(u[0]), jnp.exp(u[1]), jnp.exp(u[2]))
+        noise = jnp.exp(u[3]) if estimate_noise else obs_noise
+        return -_fou_loglik(params, values, grid, noise) / values.size
 
-        def neg(u):
-            params = (jax.nn.sigmoid(u[0]), jnp.exp(u[1]), jnp.exp(u[2]))
-            return -_fou_loglik(params, values, n_obs, obs_dt, substeps, obs_noise) / values.size
-
-        fun = jax.jit(jax.value_and_grad(neg))
-
-        def wrapped(u):
-            v, g = fun(jnp.asarray(u))
-            return float(v), np.asarray(g, np.float64)
-
-        h0, th0, s0 = init
-        u0 = np.array([np.log(h0 / (1 - h0)), np.log(th0), np.log(s0)])
-        lo = np.log(0.01 / 0.99)
-        res = scipy.optimize.minimize(
-            wrapped,
-            u0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(lo, -lo), (-10.0, 5.0), (-10.0, 5.0)],
-        )
+    res = minimize_float64(neg, u0, bounds, values, grid)
     u = res.x
+    hurst, theta, sigma = fou_estimates(u)
     return FouMLE(
-        hurst=float(1.0 / (1.0 + np.exp(-u[0]))),
-        theta=float(np.exp(u[1])),
-        sigma=float(np.exp(u[2])),
+        hurst=hurst,
+        theta=theta,
+        sigma=sigma,
         log_likelihood=float(-res.fun * values.size),
         success=bool(res.success),
+        obs_noise=float(np.exp(u[3])) if estimate_noise else obs_noise,
     )

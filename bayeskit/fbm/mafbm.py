@@ -184,19 +184,28 @@ def _system(hurst, gammas, kind: str, horizon, xp=jnp, sp=jax.scipy.special):
     return A, b, c
 
 
+def omega_float64(hurst, gammas, kind: str, horizon, standardize: bool):
+    """``omega*(H)`` as a pure JAX program (traceable, differentiable); float64 inputs only.
+
+    For code that already runs under ``jax.enable_x64`` (the Kalman likelihood): there the
+    host callback of :func:`optimal_omega` is unsafe, because a callback that runs on another
+    thread does not see the thread-local x64 setting and returns float32.
+    """
+    A, b, _ = _system(hurst, gammas, kind, horizon)
+    # A is symmetric positive definite but badly conditioned (cond ~1e7 for type 2, K = 5):
+    # Cholesky in float64 keeps ~9 correct digits where float32 keeps none.
+    w = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A), b)
+    return w / jnp.sqrt(variance_scale(hurst, kind)) if standardize else w
+
+
 @functools.cache
 def _omega_jvp64(kind: str, standardize: bool):
     """A float64-jitted ``(h, gammas, T) -> (omega, d omega / d h)``; call under x64 only."""
 
-    def omega(h, g, T):
-        A, b, _ = _system(h, g, kind, T)
-        # A is symmetric positive definite but badly conditioned (cond ~1e7 for type 2, K = 5):
-        # Cholesky in float64 keeps ~9 correct digits where float32 keeps none.
-        w = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A), b)
-        return w / jnp.sqrt(variance_scale(h, kind)) if standardize else w
-
     def value_and_tangent(h, g, T):
-        return jax.jvp(lambda hh: omega(hh, g, T), (h,), (jnp.ones_like(h),))
+        return jax.jvp(
+            lambda hh: omega_float64(hh, g, kind, T, standardize), (h,), (jnp.ones_like(h),)
+        )
 
     return jax.jit(value_and_tangent)
 
@@ -397,11 +406,16 @@ class OUTransition(NamedTuple):
         decay: ``exp(-gamma dt)``, shape ``(K,)``.
         gain: ``(1 - exp(-gamma dt)) / gamma``, shape ``(K,)`` (response to a constant drift).
         noise_sqrt: ``(K, K)`` factor of ``Cov_ij = (1 - exp(-(g_i + g_j) dt)) / (g_i + g_j)``.
+        joint_sqrt: ``(K + 1, K + 1)`` factor of the joint covariance of the K OU noises and the
+            Brownian increment ``W(t + dt) - W(t)`` (last row): the same formula with a speed 0
+            appended (``Cov(noise_k, dW) = gain_k``, ``Var dW = dt``). The controlled posterior
+            draws its noise through it, so that the path's Girsanov log-ratio is exact.
     """
 
     decay: np.ndarray
     gain: np.ndarray
     noise_sqrt: np.ndarray
+    joint_sqrt: np.ndarray
 
 
 def ou_transition(gammas, dt: float) -> OUTransition:
@@ -420,9 +434,11 @@ def ou_transition(gammas, dt: float) -> OUTransition:
     """
     g = check_gammas(gammas)
     dt = check_positive_scalar(dt, "dt")
+    gain = -np.expm1(-g * dt) / g
     tot = g[:, None] + g[None, :]
     cov = -np.expm1(-tot * dt) / tot
-    return OUTransition(np.exp(-g * dt), -np.expm1(-g * dt) / g, _psd_sqrt(cov))
+    joint = np.block([[cov, gain[:, None]], [gain[None, :], np.array([[dt]])]])
+    return OUTransition(np.exp(-g * dt), gain, _psd_sqrt(cov), _psd_sqrt(joint))
 
 
 def _mafbm_paths(key, omega, gammas, kind, dt, n_steps, n_paths, scheme):

@@ -49,7 +49,11 @@ class LinearDrift(eqx.Module):
         self.learn = check_bool(learn, "learn")
 
     def __call__(self, t, x):
-        return -_frozen(self.theta, self.learn) * x
+        return -self.linear_rate() * x
+
+    def linear_rate(self) -> jax.Array:
+        """The rate ``theta`` of ``b = -theta x`` (gradient stopped unless ``learn``)."""
+        return _frozen(self.theta, self.learn)
 
     def parameters(self) -> dict[str, jax.Array]:
         """``{"theta": theta}``."""
@@ -73,7 +77,11 @@ class ConstantDiffusion(eqx.Module):
         self.learn = check_bool(learn, "learn")
 
     def __call__(self, t, x):
-        return jnp.exp(_frozen(self.log_sigma, self.learn)) * jnp.ones_like(x)
+        return self.constant_scale() * jnp.ones_like(x)
+
+    def constant_scale(self) -> jax.Array:
+        """The scale ``sigma`` (gradient stopped unless ``learn``)."""
+        return jnp.exp(_frozen(self.log_sigma, self.learn))
 
     def parameters(self) -> dict[str, jax.Array]:
         """``{"sigma": sigma}``."""
@@ -113,7 +121,7 @@ class MLPDiffusion(eqx.Module):
         return jax.nn.softplus(out) + self.floor
 
 
-def _latent(key, sde, *, dim, x0, obs_std, width, depth, horizon):
+def _latent(key, sde, *, dim, x0, obs_std, width, depth, horizon, guided=False):
     x0 = check_array(jnp.zeros(dim) if x0 is None else x0, "x0", shape=(dim,))
     obs_std = check_positive_scalar(obs_std, "obs_std")
     control = Control(
@@ -125,7 +133,10 @@ def _latent(key, sde, *, dim, x0, obs_std, width, depth, horizon):
         depth=depth,
         time_scale=horizon,
     )
-    return LatentSDE(sde=sde, control=control, x0=x0.astype(jnp.zeros(()).dtype), obs_std=obs_std)
+    x0 = x0.astype(jnp.zeros(()).dtype)
+    return LatentSDE(
+        sde=sde, control=control, x0=x0, obs_std=obs_std, guided=check_bool(guided, "guided")
+    )
 
 
 def _prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst):
@@ -158,6 +169,7 @@ def fractional_ou(
     horizon: float = 1.0,
     width: int = 64,
     depth: int = 2,
+    guided: bool = True,
 ) -> LatentSDE:
     """Fractional OU ``dx = -theta x dt + sigma dB_hat_H`` (one dimension) ready for ``fit``.
 
@@ -172,8 +184,12 @@ def fractional_ou(
         kind: MA-fBM ``"type1"`` or ``"type2"``.
         num_speeds: K >= 1.
         gamma_max: largest OU speed.
-        horizon: T used to fit ``omega(H)`` and to normalise time in the control.
+        horizon: T used to fit ``omega(H)`` and to normalise time in the control; it must
+            cover the data (``fit`` raises otherwise): use the last observation time.
         width, depth: control MLP size.
+        guided: add the exact affine posterior control of this linear model
+            (:mod:`bayeskit.fbm.guide`) to the network, which makes the ELBO tight and the learned
+            H the maximum-likelihood one; ``False`` leaves the network alone (as in the paper).
 
     Returns:
         :class:`~bayeskit.fbm.vi.LatentSDE`.
@@ -189,7 +205,15 @@ def fractional_ou(
         **_prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst),
     )
     return _latent(
-        key, sde, dim=1, x0=x0, obs_std=obs_std, width=width, depth=depth, horizon=horizon
+        key,
+        sde,
+        dim=1,
+        x0=x0,
+        obs_std=obs_std,
+        width=width,
+        depth=depth,
+        horizon=horizon,
+        guided=guided,
     )
 
 
@@ -248,8 +272,9 @@ def fbm_bridge(
 ) -> tuple[LatentSDE, Observations]:
     """The fBM bridge of Daems et al. (2024), Fig. 2: ``dx = dB_hat_H``, ``x(0) = 0``, ``x(T) = 0``.
 
-    Only the control is learned (H, drift and diffusion are fixed); the exact posterior is the
-    Gaussian conditional of the MA-fBM prior (see :func:`bayeskit.fbm.benchmark.bridge_exact_std`).
+    Only the control network is learned (H, drift and diffusion are fixed; no guide, so that the
+    network alone must find the posterior); the exact posterior is the Gaussian conditional of the
+    MA-fBM prior (see :func:`bayeskit.fbm.benchmark.bridge_exact_std`).
 
     Args:
         key: PRNG key or int seed (control network).
@@ -279,6 +304,7 @@ def fbm_bridge(
         kind=kind,
         width=width,
         depth=depth,
+        guided=False,
     )
     data = Observations(jnp.array([horizon], jnp.zeros(()).dtype), jnp.zeros((1, 1, 1)))
     return model, data

@@ -202,7 +202,9 @@ class SimResult(NamedTuple):
         times: shape ``(S + 1,)``.
         x: latent paths, shape ``(..., S + 1, D)``.
         y: OU states, shape ``(..., S + 1, D, K)``.
-        kl: running path KL ``int_0^t |u|^2 / 2``, shape ``(..., S + 1)`` (0 at t = 0).
+        kl: running path log-ratio ``log dQ/dP`` on ``[0, t]``, shape ``(..., S + 1)``: a
+            one-path estimate of the KL divergence of the posterior from the prior (its mean is
+            the KL ``E int |u|^2 / 2 dt``; one path can be negative). 0 for the prior.
     """
 
     times: jax.Array
@@ -222,8 +224,16 @@ def simulate_path(
     context=None,
     scheme="exact",
     omega=None,
+    guide=None,
 ):
     """One path of the (controlled) augmented SDE; traceable core of :func:`simulate`.
+
+    The posterior's noise is drawn in whitened coordinates: each step of dimension ``d`` draws
+    ``xi = s + M eps`` with ``eps ~ N(0, I)``, where the prior has ``s = 0, M = I``, a control
+    ``u`` adds ``u c`` to ``s`` (``c`` the whitened direction of a constant drift on the Brownian
+    motion, ``|c|^2 = dt``) and a :class:`~bayeskit.fbm.guide.Guide` adds its affine shift and sets
+    ``M``. The path's log-ratio ``log dQ/dP`` accumulates ``|xi|^2/2 - |eps|^2/2 - log det M``,
+    exactly; without a guide this is Girsanov's ``u dW + u^2 dt / 2`` (mean ``int |u|^2/2 dt``).
 
     Args:
         key: typed PRNG key.
@@ -233,8 +243,9 @@ def simulate_path(
         n_steps: number of steps (Python int).
         control: ``None`` (prior) or a callable ``(t, x, y, context) -> (D,)``.
         context: ``None`` or per-step context, shape ``(n_steps + 1, C)``.
-        scheme: ``"exact"`` or ``"euler"``.
+        scheme: ``"exact"`` or ``"euler"`` (no guide).
         omega: precomputed ``sde.omega()`` (to share one host solve across a batch).
+        guide: ``None`` or a :class:`~bayeskit.fbm.guide.Guide` for one sequence (exact scheme).
 
     Returns:
         :class:`SimResult` for one path.
@@ -245,43 +256,74 @@ def simulate_path(
     g = jnp.asarray(sde.gammas, dtype)
     w = (sde.omega() if omega is None else omega).astype(dtype)
     k_init, k_steps = jax.random.split(key)
+    lr0 = jnp.zeros((), dtype)
     if sde.kind == "type1":
         root0 = jnp.asarray(stationary_sqrt(np.asarray(sde.gammas)), dtype)
-        y0 = jax.random.normal(k_init, (dim, k), dtype) @ root0.T
+        eps0 = jax.random.normal(k_init, (dim, k), dtype)
+        xi0 = eps0
+        if guide is not None and guide.init_offset is not None:
+            xi0 = guide.init_offset + eps0 @ guide.init_noise.T
+            lr0 = _log_ratio(guide.init_offset, eps0 @ guide.init_noise.T, eps0, guide.init_quad)
+            lr0 = lr0 - dim * guide.init_logdet
+        y0 = xi0 @ root0.T
     else:
         y0 = jnp.zeros((dim, k), dtype)
     if scheme == "exact":
         tr = ou_transition(np.asarray(sde.gammas), dt)
-        decay, gain = jnp.asarray(tr.decay, dtype), jnp.asarray(tr.gain, dtype)
-        root = jnp.asarray(tr.noise_sqrt, dtype)
+        decay = jnp.asarray(tr.decay, dtype)
+        joint = jnp.asarray(tr.joint_sqrt, dtype)  # (K + 1, K + 1)
+        direction = joint[-1]  # whitened direction of a unit drift on W, |.|^2 = dt
+        width = k + 1
+    else:
+        direction = jnp.full((1,), np.sqrt(dt), dtype)
+        width = 1
     times = jnp.arange(n_steps + 1, dtype=dtype) * dt
 
     def step(carry, inp):
-        x, y, kl = carry
+        x, y, lr = carry
         j, kj = inp
         t = times[j]
         ctx = None if context is None else context[j]
-        u = jnp.zeros((dim,), dtype) if control is None else control(t, x, y, ctx)
-        if scheme == "exact":
-            z = jax.random.normal(kj, (dim, k), dtype)
-            y_new = decay * y + gain * u[:, None] + z @ root.T
+        eps = jax.random.normal(kj, (dim, width), dtype)
+        shift = jnp.zeros((dim, width), dtype)
+        if control is not None:
+            shift = shift + control(t, x, y, ctx)[:, None] * direction
+        if guide is None:
+            noise, quad, logdet = eps, None, 0.0
         else:
-            dw = jnp.sqrt(dt) * jax.random.normal(kj, (dim, 1), dtype)
-            y_new = y + (-g * y + u[:, None]) * dt + dw
+            z = jnp.concatenate([x[:, None], y], axis=1)  # (D, K + 1)
+            shift = shift + guide.offset[j] + z @ guide.gain[j].T
+            noise, quad, logdet = eps @ guide.noise[j].T, guide.quad[j], guide.logdet[j]
+        xi = shift + noise
+        if scheme == "exact":
+            y_new = decay * y + xi @ joint[:k].T
+        else:
+            y_new = y - g * y * dt + xi * np.sqrt(dt)
         db = (y_new - y) @ w
         x_new = x + sde.drift(t, x) * dt + sde.diffusion(t, x) * db
-        kl_new = kl + 0.5 * jnp.sum(u**2) * dt
-        return (x_new, y_new, kl_new), (x_new, y_new, kl_new)
+        lr_new = lr + _log_ratio(shift, noise, eps, quad) - dim * logdet
+        return (x_new, y_new, lr_new), (x_new, y_new, lr_new)
 
     keys = jax.random.split(k_steps, n_steps)
-    init = (x0, y0, jnp.zeros((), dtype))
-    _, (xs, ys, kls) = jax.lax.scan(step, init, (jnp.arange(n_steps), keys))
+    init = (x0, y0, lr0)
+    _, (xs, ys, lrs) = jax.lax.scan(step, init, (jnp.arange(n_steps), keys))
     return SimResult(
         times=times,
         x=jnp.concatenate([x0[None], xs]),
         y=jnp.concatenate([y0[None], ys]),
-        kl=jnp.concatenate([jnp.zeros((1,), dtype), kls]),
+        kl=jnp.concatenate([lr0[None], lrs]),
     )
+
+
+def _log_ratio(shift, noise, eps, quad):
+    """``|shift + noise|^2 / 2 - |eps|^2 / 2`` with ``noise = M eps`` (``quad = M'M - I``).
+
+    Expanded so that no large terms cancel: ``|s|^2/2 + s . noise + eps' quad eps / 2``.
+    """
+    out = 0.5 * jnp.sum(shift**2) + jnp.sum(shift * noise)
+    if quad is not None:
+        out = out + 0.5 * jnp.sum(eps * (eps @ quad.T))
+    return out
 
 
 @eqx.filter_jit

@@ -3,10 +3,20 @@
 The posterior over paths is the controlled SDE of :mod:`bayeskit.fbm.sde`; the ELBO is
 (Daems et al. 2024, Eq. 13)
 
-    log p(o) >= E_Q[ sum_i log N(o_i | x(t_i), sigma_obs^2) ] - E_Q[ int_0^T |u|^2 / 2 dt ],
+    log p(o) >= E_Q[ sum_i log N(o_i | x(t_i), sigma_obs^2) ] - E_Q[ log dQ/dP ],
 
-estimated with one posterior path per sequence in the batch. ``fit`` maximises it jointly over the
-control network, the prior drift and diffusion parameters and ``H = sigmoid(h)``.
+estimated with one posterior path per sequence in the batch; ``log dQ/dP`` is the path's exact
+Girsanov log-ratio (mean ``int |u|^2 / 2 dt``), whose zero-mean part cancels most of the
+estimator's noise near the optimum. ``fit`` maximises it jointly over the control network, the
+prior drift and diffusion parameters and ``H = sigmoid(h)``.
+
+For a linear drift and a constant diffusion (:func:`~bayeskit.fbm.models.fractional_ou`) the model
+is ``guided``: the control adds the exact posterior's time-varying affine control of the solver's
+chain (:mod:`bayeskit.fbm.guide`), so that the ELBO equals the exact log-likelihood up to the
+solver's discretisation and the learned H is the maximum-likelihood one. A control network alone,
+conditioned on the next observations, leaves a gap of several nats per observation at H = 0.3
+(the posterior must pin the fast OU states at each observation, which one scalar control held over
+a step cannot do) and that gap varies with H, which is why the unguided fit did not learn H.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit.fbm.guide import Guide, is_linear, linear_guide
 from bayeskit.fbm.mafbm import SCHEMES, check_positive_scalar
 from bayeskit.fbm.sde import Control, FractionalSDE, SimResult, simulate_path
 from bayeskit.random import as_key
@@ -58,12 +69,24 @@ class LatentSDE(eqx.Module):
         control: the posterior control (e.g. :class:`Control` with ``context_dim(D)`` inputs).
         x0: known initial state, shape ``(D,)`` (not learned).
         obs_std: observation noise standard deviation (static).
+        guided: add the exact affine posterior control of the linear prior
+            (:mod:`bayeskit.fbm.guide`; needs a linear drift, a constant diffusion and the
+            ``"exact"`` scheme) to ``control`` (static).
     """
 
     sde: FractionalSDE
     control: Control
     x0: jax.Array
     obs_std: float = eqx.field(static=True)
+    guided: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        if self.guided and not is_linear(self.sde):
+            raise TypeError(
+                "guided: the guide needs a linear drift and a constant diffusion (LinearDrift, "
+                f"ConstantDiffusion), got {type(self.sde.drift).__name__} and "
+                f"{type(self.sde.diffusion).__name__}; use guided=False"
+            )
 
     def parameters(self) -> dict[str, jax.Array]:
         """Named scalar parameters: ``hurst`` plus those the drift and diffusion expose."""
@@ -108,7 +131,7 @@ def _interp_weights(times: np.ndarray, dt: float, n_steps: int):
     return left, frac
 
 
-def _check_problem(model, data, dt, batch_size=None):
+def _check_problem(model, data, dt, batch_size=None, scheme="exact"):
     if not isinstance(model, LatentSDE):
         raise TypeError(f"model: expected a LatentSDE, got {type(model).__name__}")
     if not isinstance(data, Observations):
@@ -125,6 +148,15 @@ def _check_problem(model, data, dt, batch_size=None):
         raise ValueError("data.times: expected strictly increasing times, got them out of order")
     if t[0] < 0:
         raise ValueError(f"data.times: expected times in [0, T], got a negative time {t[0]}")
+    if t[-1] > model.sde.horizon * (1.0 + 1e-6):
+        raise ValueError(
+            f"data.times: the last observation time {t[-1]:g} exceeds the model's horizon "
+            f"{model.sde.horizon:g}, the interval on which omega(H) is fitted and time is "
+            f"normalised; build the model with horizon >= {t[-1]:g} "
+            "(e.g. fractional_ou(..., horizon=float(data.times[-1])))"
+        )
+    if model.guided and scheme != "exact":
+        raise ValueError(f"scheme: a guided model needs scheme 'exact', got {scheme!r}")
     dt = check_positive_scalar(dt, "dt")
     n_steps = max(1, math.ceil(t[-1] / dt - 1e-9))
     if batch_size is not None:
@@ -132,18 +164,30 @@ def _check_problem(model, data, dt, batch_size=None):
     return t, values, dt, n_steps
 
 
-def _prepare(model, data, dt):
-    t, values, dt, n_steps = _check_problem(model, data, dt)
+def _prepare(model, data, dt, scheme="exact"):
+    """Validated arrays for the ELBO: values ``(P, N, D)``, contexts ``(P, S + 1, C)``, the
+    interpolation ``left``/``frac`` ``(N,)``, ``dt``, ``S`` and each observation's nearest grid
+    index (a tuple, static for the guide)."""
+    t, values, dt, n_steps = _check_problem(model, data, dt, scheme=scheme)
     dtype = jnp.zeros(()).dtype
     grid = jnp.arange(n_steps + 1, dtype=dtype) * dt
     horizon = n_steps * dt
     times = jnp.asarray(t, dtype)
     ctx = jax.vmap(lambda v: observation_context(times, v, grid, horizon))(values.astype(dtype))
     left, frac = _interp_weights(t, dt, n_steps)
-    return values.astype(dtype), ctx, jnp.asarray(left), jnp.asarray(frac, dtype), dt, n_steps
+    obs_index = tuple(np.clip(np.rint(t / dt), 0, n_steps).astype(int).tolist())
+    return (
+        values.astype(dtype),
+        ctx,
+        jnp.asarray(left),
+        jnp.asarray(frac, dtype),
+        dt,
+        n_steps,
+        obs_index,
+    )
 
 
-def _posterior_path(key, model, context, dt, n_steps, scheme, omega):
+def _posterior_path(key, model, context, dt, n_steps, scheme, omega, guide):
     """One controlled path from the model's known initial state (not learned: gradient stopped)."""
     x0 = jax.lax.stop_gradient(model.x0)
     return simulate_path(
@@ -156,22 +200,35 @@ def _posterior_path(key, model, context, dt, n_steps, scheme, omega):
         context=context,
         scheme=scheme,
         omega=omega,
+        guide=guide,
     )
 
 
-def _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme):
-    """Per-sequence (log-likelihood, KL) with one posterior path each; values (B, N, D)."""
+def _guide(model, omega, values, dt, n_steps, obs_index):
+    """The batch's guide (``None`` unless ``model.guided``) and its ``vmap`` axes."""
+    if not model.guided:
+        return None, None
+    x0 = jax.lax.stop_gradient(model.x0)
+    guide = linear_guide(model.sde, omega, x0, model.obs_std, obs_index, values, dt, n_steps)
+    type1 = model.sde.kind == "type1"
+    axes = Guide(0, None, None, None, None, 0 if type1 else None, None, None, None)
+    return guide, axes
+
+
+def _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index):
+    """Per-sequence (log-likelihood, log-ratio) with one posterior path each; values (B, N, D)."""
     omega = model.sde.omega()
     keys = jax.random.split(key, values.shape[0])
+    guide, guide_axes = _guide(model, omega, values, dt, n_steps, obs_index)
 
-    def one(k, v, c):
-        sim = _posterior_path(k, model, c, dt, n_steps, scheme, omega)
+    def one(k, v, c, gd):
+        sim = _posterior_path(k, model, c, dt, n_steps, scheme, omega, gd)
         xhat = (1.0 - frac)[:, None] * sim.x[left] + frac[:, None] * sim.x[left + 1]
         var = model.obs_std**2
         ll = -0.5 * jnp.sum((v - xhat) ** 2) / var - 0.5 * v.size * jnp.log(2 * jnp.pi * var)
         return ll, sim.kl[-1]
 
-    return jax.vmap(one)(keys, values, ctx)
+    return jax.vmap(one, in_axes=(0, 0, 0, guide_axes))(keys, values, ctx, guide)
 
 
 def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = "exact"):
@@ -185,7 +242,8 @@ def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = 
         scheme: ``"exact"`` or ``"euler"``.
 
     Returns:
-        ``(elbo, log_likelihood, kl)``, each of shape ``(P,)``.
+        ``(elbo, log_likelihood, kl)``, each of shape ``(P,)``; ``kl`` is the path's log-ratio
+        ``log dQ/dP`` (a one-path KL estimate, see :class:`~bayeskit.fbm.sde.SimResult`).
 
     Raises:
         ValueError: for NaN data, times out of order or negative, ``dt <= 0``, bad shapes.
@@ -193,8 +251,10 @@ def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = 
     """
     key = as_key(key)
     check_choice(scheme, "scheme", SCHEMES)
-    values, ctx, left, frac, dt, n_steps = _prepare(model, data, dt)
-    ll, kl = eqx.filter_jit(_elbo_terms)(key, model, values, ctx, left, frac, dt, n_steps, scheme)
+    values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
+    ll, kl = eqx.filter_jit(_elbo_terms)(
+        key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index
+    )
     return ll - kl, ll, kl
 
 
@@ -234,9 +294,11 @@ class FitResult(NamedTuple):
         """
         key = as_key(key)
         n = check_int(n, "n", minimum=1)
-        values, ctx, _, _, dt, n_steps = _prepare(self.model, self.data, self.dt)
+        values, ctx, _, _, dt, n_steps, obs_index = _prepare(
+            self.model, self.data, self.dt, self.scheme
+        )
         p = values.shape[0]
-        sim = _sample_all(key, self.model, ctx, dt, n_steps, n, self.scheme)
+        sim = _sample_all(key, self.model, values, ctx, dt, n_steps, n, self.scheme, obs_index)
         return SimResult(
             times=sim.times[0],
             x=sim.x.reshape(p, n, *sim.x.shape[1:]),
@@ -274,22 +336,24 @@ class FitResult(NamedTuple):
 
 
 @eqx.filter_jit
-def _sample_all(key, model, ctx, dt, n_steps, n, scheme):
+def _sample_all(key, model, values, ctx, dt, n_steps, n, scheme, obs_index):
     p = ctx.shape[0]
-    ctx_rep = jnp.repeat(ctx, n, axis=0)
     omega = model.sde.omega()
+    guide, axes = _guide(model, omega, jnp.repeat(values, n, axis=0), dt, n_steps, obs_index)
     keys = jax.random.split(key, p * n)
-    return jax.vmap(lambda k, c: _posterior_path(k, model, c, dt, n_steps, scheme, omega))(
-        keys, ctx_rep
-    )
+
+    def one(k, c, gd):
+        return _posterior_path(k, model, c, dt, n_steps, scheme, omega, gd)
+
+    return jax.vmap(one, in_axes=(0, 0, axes))(keys, jnp.repeat(ctx, n, axis=0), guide)
 
 
 @functools.lru_cache(maxsize=8)
-def _make_step(optimizer, dt, n_steps, batch_size, scheme):
+def _make_step(optimizer, dt, n_steps, batch_size, scheme, obs_index):
     """The jitted training step (cached so that repeated ``fit`` calls reuse the compile)."""
 
     def loss_fn(model, key, values, ctx, left, frac):
-        ll, kl = _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme)
+        ll, kl = _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index)
         return -jnp.mean(ll - kl)
 
     @eqx.filter_jit
@@ -348,10 +412,10 @@ def fit(
     steps = check_int(steps, "steps", minimum=1)
     check_choice(scheme, "scheme", SCHEMES)
     check_bool(progress, "progress")
-    _check_problem(model, data, dt, batch_size)
+    _check_problem(model, data, dt, batch_size, scheme)
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
-    values, ctx, left, frac, dt, n_steps = _prepare(model, data, dt)
-    step = _make_step(optimizer, dt, n_steps, int(batch_size), scheme)
+    values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
+    step = _make_step(optimizer, dt, n_steps, int(batch_size), scheme, obs_index)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
     key, k_draws = jax.random.split(key)
     keys = jax.random.split(key, steps)

@@ -70,9 +70,7 @@ def _chain(sde, omega, dt, dtype):
     """``A`` and ``N`` of the solver's step ``z' = A z + N xi`` (exact OU scheme, Euler ``x``)."""
     tr = ou_transition(np.asarray(sde.gammas), dt)
     k = sde.num_speeds
-    theta = jax.lax.stop_gradient(sde.drift.linear_rate())
-    sigma = jax.lax.stop_gradient(sde.diffusion.constant_scale())
-    w = jax.lax.stop_gradient(omega)
+    theta, sigma, w = sde.drift.linear_rate(), sde.diffusion.constant_scale(), omega
     decay = jnp.asarray(tr.decay, dtype)
     root_y = jnp.asarray(tr.joint_sqrt[:k], dtype)  # (K, K + 1)
     top = jnp.concatenate([(1.0 - theta * dt)[None], sigma * w * (decay - 1.0)])
@@ -100,7 +98,10 @@ def _whitening(chol):
 def linear_guide(sde, omega, x0, obs_std, obs_index, values, dt: float, n_steps: int) -> Guide:
     """The exact posterior control of the solver's chain for a batch of sequences.
 
-    Traceable; gradients do not flow into the guide (the ELBO is stationary in it at the optimum).
+    Traceable and differentiable: gradients flow through the guide into ``(H, theta, sigma)``.
+    The ELBO is stationary in the guide at the optimum, so this changes the gradient's mean little,
+    but it makes each path's ELBO nearly the exact log-likelihood as a function of the parameters,
+    which removes most of the gradient's noise (at H = 0.3, 150 steps reach 0.31 instead of 0.43).
 
     Args:
         sde: a :class:`~bayeskit.fbm.sde.FractionalSDE` with a linear drift and constant diffusion.

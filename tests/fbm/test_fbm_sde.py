@@ -158,7 +158,7 @@ def test_log_ratio_mean_is_the_kl():
     # exact scheme: the log-ratio at T is c^2 T / 2 + c W_T, so its mean over N paths is the KL
     # c^2 T / 2 within 4 standard errors c sqrt(T / N) and its variance is c^2 T (4 se of a
     # variance: sqrt(2 / N) relative)
-    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, see the closing note of issue 19
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed
     c, dt, n, paths = 0.7, 0.1, 15, 4096
     ctrl = eqx.tree_at(
         lambda m: m.mlp.layers[-1].bias, Control(0, dim=1, num_speeds=5), jnp.full(1, c)

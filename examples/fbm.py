@@ -12,7 +12,7 @@ from bayeskit import fbm
 
 
 def main() -> None:
-    steps = 250
+    steps = 150
     opt = optax.adam(optax.cosine_decay_schedule(2e-2, steps, 0.1))  # one object: one compile
     for hurst in (0.3, 0.7):
         times, values = fbm.sample_fou(

@@ -106,7 +106,7 @@ plt.show()
 
 # %%
 true_hursts = (0.3, 0.7) if SMALL else (0.2, 0.3, 0.5, 0.7, 0.8)
-n_paths, n_obs, hurst_steps = (8, 40, 150) if SMALL else (32, 100, 800)
+n_paths, n_obs, hurst_steps = (8, 40, 100) if SMALL else (32, 100, 800)
 obs_dt, obs_noise, horizon = 0.05, 0.05, n_obs * 0.05
 opt = optax.adam(optax.cosine_decay_schedule(2e-2, hurst_steps, alpha=0.1))
 rows, fits = [], {}

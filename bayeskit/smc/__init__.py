@@ -33,6 +33,7 @@ from bayeskit.smc.models import (
     chaotic_rnn,
     linear_gaussian,
     simulate,
+    state_space_model,
     stochastic_volatility,
 )
 from bayeskit.smc.paris import ParisResult, backward_sample, paris
@@ -42,6 +43,7 @@ __all__ = [
     "StateSpaceModel",
     "LGSSMMatrices",
     "linear_gaussian",
+    "state_space_model",
     "stochastic_volatility",
     "chaotic_rnn",
     "simulate",

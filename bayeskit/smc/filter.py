@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit.random import as_key
-from bayeskit.smc.models import StateSpaceModel
-from bayeskit.validate import check_array, check_choice, check_finite, check_int
+from bayeskit.smc.models import StateSpaceModel, check_model_theta
+from bayeskit.validate import check_array, check_choice, check_int
 
 __all__ = ["FilterResult", "bootstrap_filter", "resample", "ess"]
 
@@ -112,16 +112,17 @@ NO_FAULT = -1
 
 
 class Faults(NamedTuple):
-    """First time step (or -1) at which a log-density was NaN, all filter weights were -inf, or a
-    backward kernel had no support."""
+    """First time step (or -1) at which a log-density was NaN, all filter weights were -inf, a
+    backward kernel had no support, or a transition density exceeded ``trans_log_bound``."""
 
     nan_step: jax.Array
     dead_step: jax.Array
     backward_step: jax.Array
+    bound_step: jax.Array
 
 
 def no_faults() -> Faults:
-    return Faults(*(jnp.asarray(NO_FAULT, jnp.int32) for _ in range(3)))
+    return Faults(*(jnp.asarray(NO_FAULT, jnp.int32) for _ in Faults._fields))
 
 
 def record(step: jax.Array, t: Any, bad: jax.Array) -> jax.Array:
@@ -136,13 +137,23 @@ def weight_faults(faults: Faults, t: Any, log_weights: jax.Array) -> Faults:
     )
 
 
-def raise_faults(faults: Faults, where: str) -> None:
-    """Raise a ``ValueError`` naming the first faulty time step (over any batch axes)."""
-    for field, what in [
+def raise_faults(faults: Faults, where: str, check_bound: bool = True) -> None:
+    """Raise a ``ValueError`` naming the first faulty time step (over any batch axes); with
+    ``check_bound=False`` a transition density above ``trans_log_bound`` is not an error."""
+    checks = [
         ("nan_step", "a model log-density returned NaN"),
         ("dead_step", "all particle weights are zero (every log-weight is -inf)"),
         ("backward_step", "the backward kernel has no support (all backward weights are zero)"),
-    ]:
+    ]
+    if check_bound:
+        checks.append(
+            (
+                "bound_step",
+                "the transition density exceeds exp(model.trans_log_bound), an accept-reject "
+                "acceptance ratio above 1 (biased backward draws)",
+            )
+        )
+    for field, what in checks:
         steps = jnp.asarray(getattr(faults, field))
         bad = steps[steps >= 0]
         if bad.size:
@@ -158,8 +169,7 @@ def validate_common(model: Any, theta: Any, ys: Any, n_particles: Any) -> tuple[
         raise ValueError(f"ys: expected shape (T, {model.dim_y}) for {model.name}, got {ys.shape}")
     if ys.shape[0] < 2:
         raise ValueError(f"ys: expected at least 2 time steps, got shape {ys.shape}")
-    for path, leaf in jax.tree_util.tree_leaves_with_path(theta):
-        check_finite(leaf, f"theta{jax.tree_util.keystr(path)}")
+    check_model_theta(model, theta)
     n = check_int(n_particles, "n_particles", minimum=2)
     return ys, n
 

@@ -27,7 +27,7 @@ from jax.flatten_util import ravel_pytree
 
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
-from bayeskit.smc.models import StateSpaceModel, _mvn_diag_logpdf
+from bayeskit.smc.models import StateSpaceModel, _mvn_logpdf
 from bayeskit.smc.paris import _check_backward_opts, _flatten, flat_functional, paris_pass
 from bayeskit.smc.ppg import initial_path, ppg_iterations
 from bayeskit.validate import check_choice, check_int
@@ -79,6 +79,34 @@ def _progress(steps: int, progress: bool, desc: str):
 
         return tqdm(range(steps), desc=desc)
     return range(steps)
+
+
+def restrict_optimizer(optimizer, params: Any, learn: Any, name: str):
+    """``optimizer`` applied to the top-level fields ``learn`` of the dict ``params`` only; the
+    other fields get zero updates (they stay fixed). ``learn=None`` learns everything.
+
+    Raises:
+        TypeError: if ``learn`` is given and ``params`` is not a dict.
+        ValueError: if ``learn`` is empty or names a field ``params`` lacks.
+    """
+    if learn is None:
+        return optimizer
+    names = (learn,) if isinstance(learn, str) else tuple(learn)
+    if not isinstance(params, dict):
+        raise TypeError(
+            f"learn: choosing fields needs {name} as a dict, got {type(params).__name__}"
+        )
+    unknown = [k for k in names if k not in params]
+    if not names or unknown:
+        raise ValueError(
+            f"learn: expected a non-empty subset of the fields {sorted(params)} of {name}, "
+            f"got {list(names)}"
+        )
+    labels = {
+        k: jax.tree_util.tree_map(lambda _, k=k: "learn" if k in names else "fixed", v)
+        for k, v in params.items()
+    }
+    return optax.multi_transform({"learn": optimizer, "fixed": optax.set_to_zero()}, labels)
 
 
 def _check_learn(model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iters):
@@ -151,6 +179,7 @@ def mle(
     iterations: int = 1,
     sampler: str = "hybrid",
     max_trials: int | None = None,
+    learn: Any = None,
     progress: bool = False,
 ) -> MLEResult:
     """Maximum likelihood by stochastic gradient ascent on PPG (or PaRIS) score estimates.
@@ -162,7 +191,7 @@ def mle(
 
     Args:
         key: an int seed or PRNG key.
-        model: the state-space model; every leaf of ``theta0`` is learned.
+        model: the state-space model.
         theta0: initial parameters (pytree of finite floating arrays).
         ys: observations ``(T, dy)``.
         estimator: ``"ppg"`` or ``"paris"``.
@@ -170,6 +199,8 @@ def mle(
         optimizer: an optax transformation (default ``optax.adam(1e-2)``).
         n_particles, n_backward, sampler, max_trials: as in :func:`~bayeskit.smc.ppg.ppg`.
         burn_in, iterations: PPG passes per step (``iterations >= 1``).
+        learn: names of the top-level fields of a dict ``theta0`` to learn (e.g. ``["phi"]``);
+            the others stay at their ``theta0`` values. Default: every leaf is learned.
         progress: show a tqdm bar.
 
     Returns:
@@ -188,6 +219,7 @@ def mle(
     optimizer = optax.adam(1e-2) if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    optimizer = restrict_optimizer(optimizer, theta0, learn, "theta0")
     h = score_functional(model)
     h_flat, unravel, _ = flat_functional(h, model, theta0, ys)
     theta = jax.tree_util.tree_map(jnp.asarray, theta0)
@@ -215,10 +247,15 @@ def mle(
 # ----------------------------------------------------------------------- Markov score climbing
 def init_smoother(n_steps: int, dim_x: int, dtype: Any = jnp.float32) -> dict:
     """Initial parameters of the backward Markov Gaussian smoother
-    ``q(x_{T-1}) prod_{t<T-1} N(x_t; a_t x_{t+1} + b_t, diag(exp(2 log_s_t)))``.
+    ``q(x_{T-1}) prod_{t<T-1} N(x_t; a_t x_{t+1} + b_t, L_t L_t')`` with full covariances.
 
-    Returns a dict ``{"a": (T-1, dx, dx), "b": (T-1, dx), "log_s": (T-1, dx), "m_last": (dx,),
-    "log_s_last": (dx,)}`` with ``a = 0``, ``b = 0``, unit scales.
+    Each Cholesky factor is ``L = diag(exp(log_s)) + strictly_lower(l)``, so the family contains
+    the exact smoother of every linear Gaussian model (its backward kernels are linear Gaussian with
+    full covariances), in any dimension.
+
+    Returns a dict ``{"a": (T-1, dx, dx), "b": (T-1, dx), "log_s": (T-1, dx), "l": (T-1, dx, dx),
+    "m_last": (dx,), "log_s_last": (dx,), "l_last": (dx, dx)}`` with ``a = 0``, ``b = 0``, identity
+    covariances.
     """
     T = check_int(n_steps, "n_steps", minimum=2)
     d = check_int(dim_x, "dim_x", minimum=1)
@@ -226,17 +263,27 @@ def init_smoother(n_steps: int, dim_x: int, dtype: Any = jnp.float32) -> dict:
         "a": jnp.zeros((T - 1, d, d), dtype),
         "b": jnp.zeros((T - 1, d), dtype),
         "log_s": jnp.zeros((T - 1, d), dtype),
+        "l": jnp.zeros((T - 1, d, d), dtype),
         "m_last": jnp.zeros((d,), dtype),
         "log_s_last": jnp.zeros((d,), dtype),
+        "l_last": jnp.zeros((d, d), dtype),
     }
+
+
+_SMOOTHER_FIELDS = ("a", "b", "log_s", "l", "m_last", "log_s_last", "l_last")
 
 
 def _check_lam(lam: Any) -> None:
     if not isinstance(lam, dict):
         raise ValueError(f"lam: expected a dict of smoother parameters, got {type(lam).__name__}")
-    missing = {"a", "b", "log_s", "m_last", "log_s_last"} - set(lam)
+    missing = set(_SMOOTHER_FIELDS) - set(lam)
     if missing:
-        raise ValueError(f"lam: missing fields {sorted(missing)}")
+        raise ValueError(f"lam: missing fields {sorted(missing)} (see init_smoother)")
+
+
+def _smoother_chol(log_s, lower):
+    """``diag(exp(log_s)) + strictly_lower(lower)``: a Cholesky factor with positive diagonal."""
+    return jnp.diag(jnp.exp(log_s)) + jnp.tril(lower, -1)
 
 
 def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
@@ -257,8 +304,8 @@ def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
     _check_lam(lam)
     T = lam["b"].shape[0] + 1
     mean = lam["a"][t - 1] @ x + lam["b"][t - 1]
-    term = _mvn_diag_logpdf(x_prev, mean, 2.0 * lam["log_s"][t - 1])
-    last = _mvn_diag_logpdf(x, lam["m_last"], 2.0 * lam["log_s_last"])
+    term = _mvn_logpdf(x_prev, mean, _smoother_chol(lam["log_s"][t - 1], lam["l"][t - 1]))
+    last = _mvn_logpdf(x, lam["m_last"], _smoother_chol(lam["log_s_last"], lam["l_last"]))
     return term + jnp.where(t == T - 1, last, 0.0)
 
 
@@ -278,13 +325,16 @@ def smoother_marginals(lam: dict) -> tuple[jax.Array, jax.Array]:
 
     def step(carry, p):
         m, P = carry
-        a, b, log_s = p
+        a, b, log_s, lower = p
+        chol = _smoother_chol(log_s, lower)
         m = a @ m + b
-        P = a @ P @ a.T + jnp.diag(jnp.exp(2.0 * log_s))
+        P = a @ P @ a.T + chol @ chol.T
         return (m, P), (m, P)
 
-    init = (lam["m_last"], jnp.diag(jnp.exp(2.0 * lam["log_s_last"])))
-    _, (ms, Ps) = jax.lax.scan(step, init, (lam["a"], lam["b"], lam["log_s"]), reverse=True)
+    last = _smoother_chol(lam["log_s_last"], lam["l_last"])
+    init = (lam["m_last"], last @ last.T)
+    inputs = (lam["a"], lam["b"], lam["log_s"], lam["l"])
+    _, (ms, Ps) = jax.lax.scan(step, init, inputs, reverse=True)
     return jnp.concatenate([ms, init[0][None]]), jnp.concatenate([Ps, init[1][None]])
 
 
@@ -329,16 +379,17 @@ def msc(
     iterations: int = 1,
     sampler: str = "hybrid",
     max_trials: int | None = None,
+    learn: Any = None,
     progress: bool = False,
 ) -> MSCResult:
     """Fit a backward Markov Gaussian smoother to ``p_theta(x | y)`` by Markov score climbing.
 
     Minimises the inclusive KL by stochastic gradient steps on ``-E_p[grad log q_lambda(X)]``,
     estimated by PPG with the reference path carried across steps (or by PaRIS). The family
-    contains the exact smoother of a linear Gaussian model (its backward kernels are linear
-    Gaussian), so there ``lambda`` converges to the RTS smoother. ``tau`` holds the full gradient
-    (dimension about ``T d_x (d_x + 2)``), so memory and time grow like ``T^2``: keep ``T``
-    moderate.
+    (:func:`init_smoother`: linear Gaussian backward kernels with full covariances) contains the
+    exact smoother of a linear Gaussian model in any dimension, so there ``lambda`` converges to
+    the RTS smoother. ``tau`` holds the full gradient (dimension about ``T d_x (2 d_x + 2)``), so
+    memory and time grow like ``T^2``: keep ``T`` moderate.
 
     Args:
         key: an int seed or PRNG key.
@@ -350,6 +401,8 @@ def msc(
         optimizer: an optax transformation (default ``optax.adam(5e-2)``).
         estimator, n_particles, n_backward, burn_in, iterations, sampler, max_trials, progress:
             as in :func:`mle`.
+        learn: names of smoother fields to learn (e.g. ``["a", "b", "m_last"]`` to keep the
+            covariances of ``lam0``); default all.
 
     Returns:
         :class:`MSCResult`.
@@ -380,6 +433,7 @@ def msc(
     optimizer = optax.adam(5e-2) if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    optimizer = restrict_optimizer(optimizer, lam, learn, "lam")
     _, unravel = ravel_pytree(lam)
     h_flat = _flatten(_msc_h)
     k_init, k_loop = jax.random.split(key)

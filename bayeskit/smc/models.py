@@ -20,11 +20,13 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_int, check_positive
+from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
 
 __all__ = [
     "StateSpaceModel",
     "LGSSMMatrices",
+    "state_space_model",
+    "check_theta_fields",
     "linear_gaussian",
     "stochastic_volatility",
     "chaotic_rnn",
@@ -67,6 +69,8 @@ class StateSpaceModel:
         trans_log_bound: optional ``theta -> scalar`` with ``log m_theta(x, x') <= bound`` for all
             ``x, x'``; needed by the accept-reject and hybrid backward samplers.
         matrices: optional ``theta -> LGSSMMatrices`` for linear Gaussian models (Kalman truth).
+        check_theta: optional ``theta -> None`` that raises ``ValueError``/``TypeError`` naming
+            the field of a malformed ``theta`` (called on concrete values before tracing).
         name: a label for reprs and reports.
     """
 
@@ -80,10 +84,106 @@ class StateSpaceModel:
     obs_sample: Callable[..., jax.Array] | None = None
     trans_log_bound: Callable[..., jax.Array] | None = None
     matrices: Callable[..., LGSSMMatrices] | None = None
+    check_theta: Callable[[Any], None] | None = None
     name: str = "model"
 
     def __repr__(self) -> str:
         return f"StateSpaceModel({self.name}, dim_x={self.dim_x}, dim_y={self.dim_y})"
+
+
+def check_theta_fields(theta: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Raise a clear error unless ``theta`` is a dict with exactly these fields and shapes.
+
+    Args:
+        theta: the parameters given by the user.
+        shapes: field name -> required shape.
+
+    Raises:
+        TypeError: if ``theta`` is not a dict or a field is not a numeric array.
+        ValueError: on a missing or unexpected field, a wrong shape or a non-finite entry.
+    """
+    if not isinstance(theta, dict):
+        raise TypeError(
+            f"theta: expected a dict with fields {sorted(shapes)}, got {type(theta).__name__}"
+        )
+    missing, extra = set(shapes) - set(theta), set(theta) - set(shapes)
+    if missing or extra:
+        raise ValueError(
+            f"theta: expected fields {sorted(shapes)}, got {sorted(theta)}"
+            + (f" (missing {sorted(missing)})" if missing else "")
+            + (f" (unexpected {sorted(extra)})" if extra else "")
+        )
+    for name, shape in shapes.items():
+        check_array(theta[name], f"theta[{name!r}]", shape=shape)
+
+
+def state_space_model(
+    dim_x: int,
+    dim_y: int,
+    *,
+    initial: Callable[[Any], Any],
+    transition: Callable[[jax.Array, Any], Any],
+    observation: Callable[[jax.Array, Any], Any],
+    trans_log_bound: Callable[[Any], jax.Array] | None = None,
+    check_theta: Callable[[Any], None] | None = None,
+    name: str = "model",
+) -> StateSpaceModel:
+    """A :class:`StateSpaceModel` from three distribution builders instead of seven callables.
+
+    Each builder returns a distribution with ``sample(key)`` and ``log_prob(value)`` over the
+    whole vector, e.g. a numpyro ``MultivariateNormal`` or ``Normal(loc, scale).to_event(1)``:
+
+    >>> import numpyro.distributions as dist
+    >>> model = state_space_model(
+    ...     1, 1,
+    ...     initial=lambda th: dist.Normal(jnp.zeros(1), 1.0).to_event(1),
+    ...     transition=lambda x, th: dist.Normal(th["phi"] * x, th["sigma"]).to_event(1),
+    ...     observation=lambda x, th: dist.Normal(x, 0.5).to_event(1),
+    ... )
+
+    Args:
+        dim_x, dim_y: state and observation dimensions (>= 1).
+        initial: ``theta -> distribution`` of ``x_0``, event shape ``(dim_x,)``.
+        transition: ``(x_prev, theta) -> distribution`` of ``x_t``, event shape ``(dim_x,)``.
+        observation: ``(x, theta) -> distribution`` of ``y_t``, event shape ``(dim_y,)``.
+        trans_log_bound: optional ``theta -> scalar`` bound on the transition log-density (for the
+            accept-reject and hybrid backward samplers).
+        check_theta: optional validation of ``theta`` (see :class:`StateSpaceModel`).
+        name: a label.
+
+    Returns:
+        :class:`StateSpaceModel` (with ``obs_sample``, so :func:`simulate` works).
+
+    Raises:
+        ValueError: for non-positive dimensions.
+        TypeError: if a builder is not callable.
+    """
+    dx = check_int(dim_x, "dim_x", minimum=1)
+    dy = check_int(dim_y, "dim_y", minimum=1)
+    for arg, fn in (("initial", initial), ("transition", transition), ("observation", observation)):
+        if not callable(fn):
+            raise TypeError(f"{arg}: expected a callable returning a distribution, got {fn!r}")
+    return StateSpaceModel(
+        dim_x=dx,
+        dim_y=dy,
+        init_sample=lambda key, theta: initial(theta).sample(key),
+        init_logpdf=lambda x, theta: initial(theta).log_prob(x),
+        trans_sample=lambda key, x_prev, theta: transition(x_prev, theta).sample(key),
+        trans_logpdf=lambda x_prev, x, theta: transition(x_prev, theta).log_prob(x),
+        obs_logpdf=lambda x, y, theta: observation(x, theta).log_prob(y),
+        obs_sample=lambda key, x, theta: observation(x, theta).sample(key),
+        trans_log_bound=trans_log_bound,
+        check_theta=check_theta,
+        name=name,
+    )
+
+
+def check_model_theta(model: StateSpaceModel, theta: Any) -> None:
+    """The model's own ``check_theta`` (if any), then finiteness of every leaf of ``theta``."""
+    if model.check_theta is not None:
+        model.check_theta(theta)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(theta):
+        check_array(leaf, f"theta{jax.tree_util.keystr(path)}")
 
 
 def _mvn_diag_logpdf(x: jax.Array, mean: jax.Array, log_var: jax.Array) -> jax.Array:
@@ -92,8 +192,9 @@ def _mvn_diag_logpdf(x: jax.Array, mean: jax.Array, log_var: jax.Array) -> jax.A
 
 
 def _mvn_logpdf(x: jax.Array, mean: jax.Array, chol: jax.Array) -> jax.Array:
+    """``log N(x; mean, chol chol')`` for a lower-triangular ``chol`` (any signs on its diagonal)."""
     z = jax.scipy.linalg.solve_triangular(chol, x - mean, lower=True)
-    half_logdet = jnp.sum(jnp.log(jnp.diag(chol)))
+    half_logdet = jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
     return -0.5 * (jnp.sum(z**2) + x.shape[-1] * _LOG_2PI) - half_logdet
 
 
@@ -104,11 +205,15 @@ def linear_gaussian(
     B: Any = None,
     m0: Any = None,
     P0: Any = None,
+    covariance: str = "diagonal",
 ) -> StateSpaceModel:
     """Linear Gaussian model ``x_{t+1} = A x_t + w_t``, ``y_t = B x_t + v_t`` (any dimension).
 
-    The parameters ``theta`` are a dict ``{"A": (dx, dx), "log_q": (dx,), "log_r": (dy,)}``: the
-    transition matrix and the log-variances of the diagonal noise covariances ``Q`` and ``R``.
+    With ``covariance="diagonal"`` the parameters ``theta`` are a dict
+    ``{"A": (dx, dx), "log_q": (dx,), "log_r": (dy,)}``: the transition matrix and the
+    log-variances of diagonal noise covariances ``Q`` and ``R``. With ``covariance="full"`` they are
+    ``{"A": (dx, dx), "chol_q": (dx, dx), "chol_r": (dy, dy)}``: lower-triangular Cholesky factors,
+    ``Q = chol_q chol_q'`` (entries above the diagonal are ignored; the diagonal must be non-zero).
     ``B``, ``m0`` and ``P0`` are fixed (not learned) so that ``theta`` is identifiable.
 
     Args:
@@ -117,12 +222,14 @@ def linear_gaussian(
         B: observation matrix ``(dy, dx)``; defaults to the first ``dy`` rows of the identity.
         m0: initial mean ``(dx,)``; defaults to zeros.
         P0: initial covariance ``(dx, dx)``, symmetric positive definite; defaults to the identity.
+        covariance: ``"diagonal"`` or ``"full"`` noise covariances.
 
     Returns:
-        A :class:`StateSpaceModel` with ``trans_log_bound`` and ``matrices`` set.
+        A :class:`StateSpaceModel` with ``trans_log_bound``, ``matrices`` and ``check_theta`` set.
 
     Raises:
-        ValueError: on non-positive dimensions or arrays of the wrong shape.
+        ValueError: on non-positive dimensions, arrays of the wrong shape or an unknown
+            ``covariance``.
     """
     dx = check_int(dim_x, "dim_x", minimum=1)
     dy = dx if dim_y is None else check_int(dim_y, "dim_y", minimum=1)
@@ -130,7 +237,15 @@ def linear_gaussian(
     m0_ = jnp.zeros(dx) if m0 is None else check_array(m0, "m0", shape=(dx,))
     P0_ = jnp.eye(dx) if P0 is None else check_array(P0, "P0", shape=(dx, dx))
     check_positive(jnp.linalg.eigvalsh(P0_), "P0 eigenvalues")
+    full = check_choice(covariance, "covariance", ("diagonal", "full")) == "full"
     chol0 = jnp.linalg.cholesky(P0_)
+    q_key, r_key = ("chol_q", "chol_r") if full else ("log_q", "log_r")
+    shapes = {"A": (dx, dx), q_key: (dx, dx) if full else (dx,), r_key: (dy, dy) if full else (dy,)}
+
+    def factor(theta, key):
+        """Lower-triangular factor of Q (``"chol_q"``/``"log_q"``) or R."""
+        value = theta[key]
+        return jnp.tril(value) if full else jnp.diag(jnp.exp(0.5 * value))
 
     def init_sample(key, theta):
         return m0_.astype(theta["A"].dtype) + chol0 @ jax.random.normal(
@@ -142,30 +257,46 @@ def linear_gaussian(
 
     def trans_sample(key, x_prev, theta):
         noise = jax.random.normal(key, (dx,), x_prev.dtype)
-        return theta["A"] @ x_prev + jnp.exp(0.5 * theta["log_q"]) * noise
+        return theta["A"] @ x_prev + factor(theta, q_key) @ noise
 
     def trans_logpdf(x_prev, x, theta):
+        if full:
+            return _mvn_logpdf(x, theta["A"] @ x_prev, factor(theta, q_key))
         return _mvn_diag_logpdf(x, theta["A"] @ x_prev, theta["log_q"])
 
     def obs_logpdf(x, y, theta):
+        if full:
+            return _mvn_logpdf(y, B_ @ x, factor(theta, r_key))
         return _mvn_diag_logpdf(y, B_ @ x, theta["log_r"])
 
     def obs_sample(key, x, theta):
-        return B_ @ x + jnp.exp(0.5 * theta["log_r"]) * jax.random.normal(key, (dy,), x.dtype)
+        return B_ @ x + factor(theta, r_key) @ jax.random.normal(key, (dy,), x.dtype)
 
     def trans_log_bound(theta):
-        return -0.5 * jnp.sum(theta["log_q"] + _LOG_2PI)
+        log_diag = jnp.log(jnp.abs(jnp.diag(factor(theta, q_key))))
+        return -jnp.sum(log_diag) - 0.5 * dx * _LOG_2PI
 
     def matrices(theta):
         dt = theta["A"].dtype
+        lq, lr = factor(theta, q_key), factor(theta, r_key)
         return LGSSMMatrices(
             A=theta["A"],
             B=B_.astype(dt),
-            Q=jnp.diag(jnp.exp(theta["log_q"])),
-            R=jnp.diag(jnp.exp(theta["log_r"])),
+            Q=lq @ lq.T,
+            R=lr @ lr.T,
             m0=m0_.astype(dt),
             P0=P0_.astype(dt),
         )
+
+    def check_theta(theta):
+        check_theta_fields(theta, shapes)
+        if full:
+            for name in (q_key, r_key):
+                if not jnp.all(jnp.diag(jnp.asarray(theta[name])) != 0):
+                    raise ValueError(
+                        f"theta[{name!r}]: expected a Cholesky factor with a non-zero diagonal, "
+                        f"got diagonal {jnp.diag(jnp.asarray(theta[name])).tolist()}"
+                    )
 
     return StateSpaceModel(
         dim_x=dx,
@@ -178,7 +309,8 @@ def linear_gaussian(
         obs_sample=obs_sample,
         trans_log_bound=trans_log_bound,
         matrices=matrices,
-        name=f"linear_gaussian(dx={dx}, dy={dy})",
+        check_theta=check_theta,
+        name=f"linear_gaussian(dx={dx}, dy={dy}, {covariance})",
     )
 
 
@@ -217,6 +349,11 @@ def stochastic_volatility() -> StateSpaceModel:
     def trans_log_bound(theta):
         return -0.5 * _LOG_2PI - theta["log_sigma"]
 
+    def check_theta(theta):
+        check_theta_fields(theta, {"phi": (), "log_sigma": (), "log_beta": ()})
+        # |phi| >= 1 has no stationary initial law (its variance would be negative or infinite)
+        check_in_range(theta["phi"], "theta['phi']", -1.0, 1.0)
+
     return StateSpaceModel(
         dim_x=1,
         dim_y=1,
@@ -227,6 +364,7 @@ def stochastic_volatility() -> StateSpaceModel:
         obs_logpdf=obs_logpdf,
         obs_sample=obs_sample,
         trans_log_bound=trans_log_bound,
+        check_theta=check_theta,
         name="stochastic_volatility",
     )
 
@@ -273,6 +411,9 @@ def chaotic_rnn(dim_x: int = 5, *, gamma: float = 2.5, dt: float = 0.1) -> State
     def trans_log_bound(theta):
         return -0.5 * jnp.sum(theta["log_q"] + _LOG_2PI)
 
+    def check_theta(theta):
+        check_theta_fields(theta, {"W": (dx, dx), "log_q": (dx,), "log_r": (dx,)})
+
     return StateSpaceModel(
         dim_x=dx,
         dim_y=dx,
@@ -283,6 +424,7 @@ def chaotic_rnn(dim_x: int = 5, *, gamma: float = 2.5, dt: float = 0.1) -> State
         obs_logpdf=obs_logpdf,
         obs_sample=obs_sample,
         trans_log_bound=trans_log_bound,
+        check_theta=check_theta,
         name=f"chaotic_rnn(dx={dx})",
     )
 
@@ -302,7 +444,8 @@ def simulate(
         ``(xs, ys)`` of shapes ``(T, d_x)`` and ``(T, d_y)``.
 
     Raises:
-        ValueError: if ``n_steps < 1`` or the model has no ``obs_sample``.
+        ValueError: if ``n_steps < 1``, the model has no ``obs_sample`` or ``theta`` is malformed
+            or not finite (see :attr:`StateSpaceModel.check_theta`).
     """
     key = as_key(key)
     n = check_int(n_steps, "n_steps", minimum=1)
@@ -310,6 +453,7 @@ def simulate(
         raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
     if model.obs_sample is None:
         raise ValueError(f"model: {model.name} has no obs_sample, cannot simulate observations")
+    check_model_theta(model, theta)
     return _simulate(key, model, theta, n)
 
 

@@ -9,12 +9,14 @@ is ``sum_i w_t^i tau_t^i / sum_i w_t^i``. Only ``(x_t, w_t, tau_t)`` is carried 
 
 References: Olsson & Westerborn (2017), Bernoulli 23(3), Algorithm 1 and eq. (3.3); Douc,
 Garivier, Moulines & Olsson (2011), Ann. Appl. Probab. 21(6) (accept-reject backward draws);
-Dau & Chopin (2022), arXiv 2207.00976 (hybrid: capped trials then an exact draw).
+Dau & Chopin (2022), arXiv 2207.00976 (hybrid: capped trials then an exact draw); Chen & Asau
+(1974), J. Chinese Inst. Eng. 1 (guide tables for the categorical proposals).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -40,28 +42,89 @@ class ParisResult(NamedTuple):
             output.
         log_likelihood: ``()`` particle-filter estimate of ``log p(y_{0:T-1})``.
         ess: ``(T,)`` effective sample size of the filter weights at each step.
-        mean_proposals: ``()`` accept-reject proposals per backward draw (0 for ``"exact"``;
-            for ``"hybrid"`` the exact fallback draws add no proposals).
+        mean_proposals: ``()`` accept-reject proposals per backward draw, counted up to each
+            acceptance as a sequential sampler would (0 for ``"exact"``; the exact fallback
+            draws add none).
+        mean_evaluations: ``()`` transition densities computed per backward draw, the sampler's
+            cost (``N / N-tilde`` for ``"exact"``; for the accept-reject samplers vectorised
+            padding lanes and the ``N`` densities of each fallback row are included).
+        fallback_fraction: ``()`` fraction of the backward draws made by the exact fallback
+            after ``max_trials`` rejected proposals (0 for ``"exact"``).
+        bound_excess: ``()`` largest ``log m(x, x') - trans_log_bound`` over the pairs the
+            accept-reject samplers evaluated, floored at 0; above 0 means an acceptance ratio
+            above 1, i.e. a wrong bound and biased draws (0 for ``"exact"``, which needs no
+            bound).
     """
 
     estimate: Any
     log_likelihood: jax.Array
     ess: jax.Array
     mean_proposals: jax.Array
+    mean_evaluations: jax.Array
+    fallback_fraction: jax.Array
+    bound_excess: jax.Array
 
 
-def default_max_trials(n_particles: int) -> int:
-    """Hybrid cap on accept-reject proposals per draw before the exact fallback."""
-    return max(4, min(16, n_particles // 16))
+HYBRID_TRIALS_RATIO = 16
+
+
+def default_max_trials(n_particles: int, sampler: str = "hybrid") -> int:
+    """Cap ``K`` on accept-reject proposals per draw before the exact fallback.
+
+    ``"hybrid"``: ``max(4, N // HYBRID_TRIALS_RATIO)``. ``K`` proportional to ``N`` keeps the
+    expected cost per step ``O(N N-tilde)`` up to the ``log K`` of heavy-tailed trial counts:
+    proposals ``E[min(G, K)]`` per draw and fallback rows ``O(N N-tilde / K)`` of ``N`` densities
+    each (Dau & Chopin 2022 take ``K = N``); the ratio was chosen by timing PaRIS on the
+    stochastic volatility model. ``"accept_reject"``: ``max(1024, N)``, so that the fallback is
+    rare and only a safeguard: no input loops forever (at worst ``K`` proposals and one exact
+    row per draw) and a kernel without support is detected.
+    """
+    if sampler == "accept_reject":
+        return max(1024, n_particles)
+    return max(4, n_particles // HYBRID_TRIALS_RATIO)
 
 
 # ------------------------------------------------------------------------------ backward samplers
-def _backward_logits(model, theta, x_prev, log_w_prev, x_new_rows):
-    # (M, N) log w_prev^j + log m(x_prev^j, x_new^i)
-    lm = jax.vmap(
+# Accept-reject in vectorised rounds of W = _LANES * S lanes (S = M * N-tilde draws): stage k gives
+# each pending draw b_k more proposals, b_0 = W // S and then doubling (b_k = proposals so far, at
+# most K - so far), W // b_k draws per round, so a stage of p pending draws takes ceil(p b_k / W)
+# rounds. For a transition density unbounded below the trial count G is heavy-tailed,
+# P(G > P) ~ c / P (c ~ 0.6 on the stochastic volatility model), so p b_k ~ c S and each stage is
+# about one round of O(S) work: O(S log K) proposals in all. Draws still pending after K
+# proposals get exact draws, whole backward rows (N densities each) at most F = ~S / (2 K) rows a
+# pass: O(S N / K) more. With K ~ N (default_max_trials) a step costs O(N N-tilde log N).
+_LANES = 1.0
+_MIN_LANES = 64
+_FALLBACK_ROWS = 0.5
+_MIN_FALLBACK_ROWS = 4
+
+
+def _ar_sizes(m: int, nb: int, max_trials: int) -> tuple[int, int, int]:
+    """Static sizes: lanes per round, first-stage proposals per draw, fallback rows per pass."""
+    s = m * nb
+    lanes = max(_MIN_LANES, math.ceil(_LANES * s))
+    first = max(1, min(max_trials, lanes // s))
+    rows = min(m, max(_MIN_FALLBACK_ROWS, math.ceil(_FALLBACK_ROWS * s / max_trials)))
+    return lanes, first, rows
+
+
+class _Backward(NamedTuple):
+    """Backward draws at one step, with counters (float scalars of the weights' dtype: an int32
+    count of densities could overflow at large N)."""
+
+    J: jax.Array  # (M, nb) int32 indices into x_prev
+    proposals: jax.Array  # accept-reject proposals up to each acceptance (sequential count)
+    evaluations: jax.Array  # transition densities computed (idle lanes included): the cost
+    fallback: jax.Array  # draws made by the exact fallback
+    dead: jax.Array  # bool: a row without support, or a NaN transition density
+    bound_excess: jax.Array  # max(0, log m - trans_log_bound) over the pairs evaluated
+
+
+def _trans_rows(model, theta, x_prev, x_new_rows):
+    # (F, N) log m(x_prev^j, x_new^i) for the given rows i
+    return jax.vmap(
         lambda xn: jax.vmap(model.trans_logpdf, in_axes=(0, None, None))(x_prev, xn, theta)
     )(x_new_rows)
-    return log_w_prev[None, :] + lm
 
 
 def _draw_rows(key, logits, k):
@@ -76,90 +139,153 @@ def _draw_rows(key, logits, k):
     return jnp.minimum(idx, logits.shape[1] - 1).astype(jnp.int32), dead
 
 
+def _guide_table(cdf):
+    """Guide table of an unnormalised CDF ``(N,)`` (Chen & Asau 1974): ``g[k]`` counts the
+    entries ``<= k / N`` of the total, ``k = 0..N``, so that a lookup only searches the few
+    indices of its bucket."""
+    n = cdf.shape[0]
+    edges = cdf[-1] * (jnp.arange(n + 1, dtype=cdf.dtype) / n)
+    return jnp.searchsorted(cdf, edges, side="right").astype(jnp.int32)
+
+
+def _guide_icdf(cdf, guide, u):
+    """``pf._icdf(cdf, u)`` (index ``j`` with ``cdf[j-1] <= u * total < cdf[j]``, at most
+    ``N - 1``), found by bisection inside the guide buckets around ``u``: the same indices,
+    in ``O(log(bucket size))`` instead of ``O(log N)`` steps."""
+    n = cdf.shape[0]
+    v = u * cdf[-1]
+    k = jnp.clip(jnp.floor(u * n).astype(jnp.int32), 0, n - 1)
+    # one bucket either side absorbs the rounding of u * n and of the edges
+    lo = guide[jnp.maximum(k - 1, 0)]
+    hi = jnp.minimum(guide[jnp.minimum(k + 2, n)], n - 1)
+
+    def body(c):
+        lo, hi = c
+        mid = (lo + hi) // 2
+        right = cdf[mid] > v
+        active = lo < hi
+        return jnp.where(active & ~right, mid + 1, lo), jnp.where(active & right, mid, hi)
+
+    lo, _ = jax.lax.while_loop(lambda c: jnp.any(c[0] < c[1]), body, (lo, hi))
+    return lo
+
+
+def _max_excess(log_ratio, mask):
+    ok = mask & ~jnp.isnan(log_ratio)
+    return jnp.maximum(jnp.max(jnp.where(ok, log_ratio, -jnp.inf)), 0.0)
+
+
 def _exact(key, model, theta, x_prev, log_w_prev, x_new, nb):
-    logits = _backward_logits(model, theta, x_prev, log_w_prev, x_new)
+    logits = log_w_prev[None, :] + _trans_rows(model, theta, x_prev, x_new)
     J, dead = _draw_rows(key, logits, nb)
-    return J, jnp.asarray(0.0, log_w_prev.dtype), jnp.any(dead)
+    zero = jnp.zeros((), log_w_prev.dtype)
+    evals = jnp.asarray(x_new.shape[0] * x_prev.shape[0], log_w_prev.dtype)
+    return _Backward(J, zero, evals, zero, jnp.any(dead), zero)
 
 
-def _accept_reject(key, model, theta, x_prev, log_w_prev, x_new, nb, max_rounds, chunk):
-    """Accept-reject backward draws, vectorised: each round proposes ``batch`` candidates per
-    pending slot from ``Cat(w_prev)`` at once and keeps the first accepted one, which is exactly
-    the sequential accept-reject outcome. With ``max_rounds=None`` rounds repeat until every slot
-    is accepted; otherwise slots still pending after ``max_rounds`` proposals get exact draws,
-    ``chunk`` rows at a time (the hybrid sampler)."""
-    n = x_new.shape[0]
+def _accept_reject(key, model, theta, x_prev, log_w_prev, x_new, nb, max_trials):
+    """Accept-reject backward draws (proposals from ``Cat(w_prev)`` accepted with probability
+    ``m / exp(bound)``), at most ``max_trials`` proposals per draw and then an exact draw, in the
+    rounds described above. Of a draw's batch of proposals the first accepted one is kept, which
+    is the sequential outcome; whether a draw goes on depends only on its own rejections and on
+    other draws, so every draw has the exact law ``Lambda(i, .)`` (Dau & Chopin 2022)."""
+    n, m = x_prev.shape[0], x_new.shape[0]
+    s = m * nb
+    lanes, first, f = _ar_sizes(m, nb, max_trials)
+    dtype = log_w_prev.dtype
     cdf = pf._cdf(log_w_prev)
+    guide = _guide_table(cdf)
     log_bound = model.trans_log_bound(theta)
     k_ar, k_fb = jax.random.split(key)
-    batch = 4 if max_rounds is None else max_rounds
+    lane = jnp.arange(lanes, dtype=jnp.int32)
+    pos = jnp.arange(s, dtype=jnp.int32)
+    zero = jnp.asarray(0, jnp.int32)
+    fzero = jnp.zeros((), dtype)
 
-    def trans_lp(j, i):
-        return model.trans_logpdf(x_prev[j], x_new[i], theta)
+    def ar_cond(st):
+        pending, tried = st[1], st[2]
+        return jnp.any(pending & (tried < max_trials))
 
-    rows = jnp.broadcast_to(jnp.arange(n)[:, None, None], (n, nb, batch))
+    def ar_body(st):
+        J, pending, tried, target, b, it, props, evals, excess, nan = st
+        # next stage once every pending draw has its proposals for this one
+        advance = ~jnp.any(pending & (tried < target))
+        b_next = jnp.where(target == 0, first, jnp.minimum(target, lanes))
+        b = jnp.where(advance, jnp.minimum(b_next, max_trials - target), b)
+        target = jnp.where(advance, target + b, target)
+        slots = jnp.nonzero(pending & (tried < target), size=s, fill_value=s)[0]
+        n_slots = jnp.minimum(lanes // b, s)
+        q = jnp.minimum(lane // b, s - 1)  # the draw (position in `slots`) a lane works for
+        valid = (lane // b < n_slots) & (slots[q] < s)
+        rows = jnp.minimum(slots[q], s - 1) // nb
+        k1, k2 = jax.random.split(jax.random.fold_in(k_ar, it))
+        prop = _guide_icdf(cdf, guide, jax.random.uniform(k1, (lanes,), dtype=dtype))
+        lp = jax.vmap(lambda j, i: model.trans_logpdf(x_prev[j], x_new[i], theta))(prop, rows)
+        la = lp - log_bound
+        acc = valid & (jnp.log(jax.random.uniform(k2, (lanes,), dtype=dtype)) < la)
+        # first accepted lane of each draw (lanes of a draw are contiguous)
+        hit = jax.ops.segment_min(
+            jnp.where(acc, lane, lanes), q, num_segments=s, indices_are_sorted=True
+        )
+        done = (pos < n_slots) & (slots < s)
+        got = done & (hit < lanes)
+        tgt = jnp.where(done, slots, s)  # s: out of range, dropped
+        J = J.at[tgt].set(
+            jnp.where(got, prop[jnp.minimum(hit, lanes - 1)], J[tgt % s]), mode="drop"
+        )
+        pending = pending.at[tgt].set(~got, mode="drop")
+        tried = tried.at[tgt].add(b, mode="drop")
+        # proposals a sequential sampler uses: up to and including the first acceptance
+        used = jnp.where(got, hit - pos * b + 1, jnp.where(done, b, 0))
+        props = props + jnp.sum(used).astype(dtype)
+        excess = jnp.maximum(excess, _max_excess(la, valid))
+        nan = nan | jnp.any(valid & jnp.isnan(la))
+        return J, pending, tried, target, b, it + 1, props, evals + float(lanes), excess, nan
 
-    def body(state):
-        J, pending, trials, r, nan = state
-        k1, k2 = jax.random.split(jax.random.fold_in(k_ar, r))
-        prop = pf._icdf(cdf, jax.random.uniform(k1, (n, nb, batch), dtype=cdf.dtype))
-        log_acc = jax.vmap(jax.vmap(jax.vmap(trans_lp)))(prop, rows) - log_bound
-        u = jax.random.uniform(k2, (n, nb, batch), dtype=cdf.dtype)
-        acc = jnp.log(u) < log_acc
-        first = jnp.argmax(acc, axis=-1)
-        any_acc = jnp.any(acc, axis=-1)
-        chosen = jnp.take_along_axis(prop, first[..., None], axis=-1)[..., 0]
-        accept = pending & any_acc
-        # proposals used by a sequential sampler: up to and including the first acceptance
-        used = jnp.where(any_acc, first + 1, batch)
-        trials = trials + jnp.sum(jnp.where(pending, used, 0), dtype=jnp.int32)
-        nan = nan | jnp.any(pending[..., None] & jnp.isnan(log_acc))
-        return jnp.where(accept, chosen, J), pending & ~accept, trials, r + 1, nan
-
-    init = (
-        jnp.zeros((n, nb), jnp.int32),
-        jnp.ones((n, nb), bool),
-        jnp.asarray(0, jnp.int32),
-        jnp.asarray(0, jnp.int32),
+    st = (
+        jnp.zeros(s, jnp.int32),
+        jnp.ones(s, bool),
+        jnp.zeros(s, jnp.int32),
+        zero,
+        zero,
+        zero,
+        fzero,
+        fzero,
+        fzero,
         jnp.asarray(False),
     )
-    if max_rounds is None:
-        state = jax.lax.while_loop(lambda s: jnp.any(s[1]), body, init)
-    else:
-        state = body(init)
-    J, pending, trials, _, nan = state
-    dead = nan
-    if max_rounds is not None:
-        # exact fallback: gather up to `chunk` pending slots, draw each from its backward row
-        def fb_cond(s):
-            return jnp.any(s[1])
+    J, pending, _, _, _, _, props, evals, excess, nan = jax.lax.while_loop(ar_cond, ar_body, st)
 
-        def fb_body(s):
-            J, pending, c, dead = s
-            # fill value n * nb is out of range: those writes are dropped
-            flat = jnp.nonzero(pending.reshape(-1), size=chunk, fill_value=n * nb)[0]
-            valid = flat < n * nb
-            i = jnp.minimum(flat, n * nb - 1) // nb
-            logits = _backward_logits(model, theta, x_prev, log_w_prev, x_new[i])
-            draw, d = _draw_rows(jax.random.fold_in(k_fb, c), logits, 1)
-            J = J.reshape(-1).at[flat].set(draw[:, 0], mode="drop").reshape(n, nb)
-            pending = pending.reshape(-1).at[flat].set(False, mode="drop").reshape(n, nb)
-            return J, pending, c + 1, dead | jnp.any(d & valid)
+    # exact fallback: whole backward rows for the particles with a pending draw
+    def fb_body(st):
+        Jr, pend, todo, it, evals, fallback, excess, dead = st
+        rows = jnp.nonzero(todo, size=f, fill_value=m)[0]  # m: out of range, dropped
+        valid = rows < m
+        safe = jnp.minimum(rows, m - 1)
+        lm = _trans_rows(model, theta, x_prev, x_new[safe])
+        draw, d = _draw_rows(jax.random.fold_in(k_fb, it), log_w_prev[None, :] + lm, nb)
+        need = pend[safe] & valid[:, None]
+        Jr = Jr.at[rows].set(jnp.where(need, draw, Jr[safe]), mode="drop")
+        pend = pend.at[rows].set(False, mode="drop")
+        todo = todo.at[rows].set(False, mode="drop")
+        excess = jnp.maximum(excess, _max_excess(lm - log_bound, valid[:, None]))
+        fallback = fallback + jnp.sum(need).astype(dtype)
+        evals = evals + float(f * n)
+        return Jr, pend, todo, it + 1, evals, fallback, excess, dead | jnp.any(d & valid)
 
-        J, pending, _, dead = jax.lax.while_loop(
-            fb_cond, fb_body, (J, pending, jnp.asarray(0, jnp.int32), dead)
-        )
-    return J, trials.astype(log_w_prev.dtype), dead
+    pend = pending.reshape(m, nb)
+    st = (J.reshape(m, nb), pend, jnp.any(pend, axis=1), zero, evals, fzero, excess, nan)
+    Jr, _, _, _, evals, fallback, excess, dead = jax.lax.while_loop(
+        lambda st: jnp.any(st[2]), fb_body, st
+    )
+    return _Backward(Jr, props, evals, fallback, dead, excess)
 
 
 def _backward(key, model, theta, x_prev, log_w_prev, x_new, nb, sampler, max_trials):
-    """Dispatch to a backward sampler: returns ``(J (N, nb), n_proposals, dead)``."""
+    """Dispatch to a backward sampler: returns a :class:`_Backward`."""
     if sampler == "exact":
         return _exact(key, model, theta, x_prev, log_w_prev, x_new, nb)
-    n = x_new.shape[0]
-    chunk = max(1, min(n * nb, -(-n // 4)))
-    rounds = None if sampler == "accept_reject" else max_trials
-    return _accept_reject(key, model, theta, x_prev, log_w_prev, x_new, nb, rounds, chunk)
+    return _accept_reject(key, model, theta, x_prev, log_w_prev, x_new, nb, max_trials)
 
 
 def backward_sample(
@@ -173,6 +299,7 @@ def backward_sample(
     n_backward: int,
     sampler: str = "hybrid",
     max_trials: int | None = None,
+    check_bound: bool = True,
 ) -> tuple[jax.Array, jax.Array]:
     """Draw ``n_backward`` indices per particle from the backward kernel
     ``Lambda(i, j) ~ exp(log_w_prev[j]) m(x_prev[j], x_new[i])``.
@@ -185,20 +312,26 @@ def backward_sample(
         log_w_prev: ``(N,)`` their log-weights.
         x_new: ``(M, dx)`` particles at time ``t``.
         n_backward: draws per particle ``N-tilde >= 1``.
-        sampler: ``"exact"`` (O(M N)), ``"accept_reject"`` (proposals from the weights, accepted
-            with probability ``m / bound``) or ``"hybrid"`` (at most ``max_trials`` rounds, then
-            exact draws for the slots still pending).
-        max_trials: hybrid cap (default :func:`default_max_trials`).
+        sampler: ``"exact"`` (``M N`` densities), ``"accept_reject"`` (proposals from the
+            weights, accepted with probability ``m / exp(trans_log_bound)``) or ``"hybrid"``
+            (the same with a smaller cap). Both accept-reject samplers make at most
+            ``max_trials`` proposals per draw and then draw exactly from the backward row, so
+            every draw has the exact law and the work per step is bounded; their expected cost
+            is ``O(M N-tilde log K + M N-tilde N / K)`` densities.
+        max_trials: the cap ``K`` (default :func:`default_max_trials` of ``N`` and ``sampler``).
+        check_bound: raise if a transition density above ``exp(trans_log_bound)`` was seen
+            (an acceptance ratio above 1: the accept-reject draws are then biased).
 
     Returns:
         ``(J, n_proposals)``: ``(M, n_backward)`` int32 indices and the total number of
-        accept-reject proposals made.
+        accept-reject proposals made (counted up to each acceptance).
 
     Raises:
-        ValueError: on bad shapes, options, or a backward kernel without support.
+        ValueError: on bad shapes, options, a backward kernel without support, or (with
+            ``check_bound``) a transition density above the bound by more than
+            ``sqrt(eps)`` nats.
     """
     key = as_key(key)
-    nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, 2)
     x_prev = jnp.asarray(x_prev)
     x_new = jnp.asarray(x_new)
     lw = jnp.asarray(log_w_prev)
@@ -208,10 +341,18 @@ def backward_sample(
         raise ValueError(f"x_new: expected shape (M, {model.dim_x}), got {x_new.shape}")
     if lw.shape != (x_prev.shape[0],):
         raise ValueError(f"log_w_prev: expected shape ({x_prev.shape[0]},), got {lw.shape}")
-    J, trials, dead = _backward_jit(key, model, theta, x_prev, lw, x_new, nb, sampler, max_trials)
-    if bool(dead):
+    n = x_prev.shape[0]
+    nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
+    out = _backward_jit(key, model, theta, x_prev, lw, x_new, nb, sampler, max_trials)
+    if bool(out.dead):
         raise ValueError("backward_sample: the backward kernel has no support for some particle")
-    return J, trials
+    excess = float(out.bound_excess)
+    if check_bound and excess > bound_tolerance(out.bound_excess.dtype):
+        raise ValueError(
+            f"backward_sample: {_BOUND_MSG} by {excess:.3g} nats; raise model.trans_log_bound, "
+            "use sampler='exact' or pass check_bound=False"
+        )
+    return out.J, out.proposals
 
 
 _backward_jit = jax.jit(_backward, static_argnums=(1, 6, 7, 8))
@@ -228,9 +369,18 @@ def _check_backward_opts(model, n_backward, sampler, max_trials, n_particles):
             "provide; use sampler='exact'"
         )
     if max_trials is None:
-        max_trials = default_max_trials(n_particles)
+        max_trials = default_max_trials(n_particles, sampler)
     max_trials = check_int(max_trials, "max_trials", minimum=1)
     return nb, sampler, max_trials
+
+
+_BOUND_MSG = "the transition density exceeds exp(model.trans_log_bound)"
+
+
+def bound_tolerance(dtype) -> float:
+    """Log-ratio excess over ``trans_log_bound`` taken as rounding, not a wrong bound:
+    ``sqrt(eps)`` nats of the floating type (3.5e-4 in float32, 1.5e-8 in float64)."""
+    return float(jnp.finfo(dtype).eps) ** 0.5
 
 
 # ------------------------------------------------------------------------------------ the pass
@@ -243,6 +393,9 @@ class _Pass(NamedTuple):
     particles: Any  # (T, N, dx) when keep_path else None
     log_w_last: Any  # (N,) when keep_path
     backward_first: Any  # (T-1, N) first backward index per particle when keep_path
+    mean_evaluations: jax.Array  # transition densities computed per backward draw
+    fallback_fraction: jax.Array  # backward draws made by the exact fallback, per draw
+    bound_excess: jax.Array  # max(0, log m - trans_log_bound) seen by accept-reject
 
 
 @functools.cache
@@ -294,32 +447,43 @@ def paris_pass(
     tau = jax.vmap(lambda xi: h_flat(0, None, xi, ys[0], theta_h))(x)
     faults = pf.weight_faults(pf.no_faults(), 0, lw)
 
+    tol = bound_tolerance(lw.dtype)
+
     def step(carry, inp):
-        x, lw, tau, ll, trials, faults = carry
+        x, lw, tau, ll, counts, faults = carry
         k, y, t, ref = inp
         k_move, k_back = jax.random.split(k)
         x_new, _ = pf.propagate(k_move, model, theta, x, lw, n, method)
         if ref is not None:
             x_new = x_new.at[0].set(ref)
         lw_new = pf.obs_weights(model, theta, x_new, y)
-        J, tr, dead = _backward(k_back, model, theta, x, lw, x_new, nb, sampler, max_trials)
+        back = _backward(k_back, model, theta, x, lw, x_new, nb, sampler, max_trials)
+        J = back.J
         hv = jax.vmap(jax.vmap(lambda j, xn: h_flat(t, x[j], xn, y, theta_h), in_axes=(0, None)))(
             J, x_new
         )
         tau_new = jnp.mean(tau[J] + hv, axis=1)
         faults = pf.weight_faults(faults, t, lw_new)
-        faults = faults._replace(backward_step=pf.record(faults.backward_step, t, dead))
-        carry = (x_new, lw_new, tau_new, ll + pf.log_mean_weight(lw_new), trials + tr, faults)
+        faults = faults._replace(
+            backward_step=pf.record(faults.backward_step, t, back.dead),
+            bound_step=pf.record(faults.bound_step, t, back.bound_excess > tol),
+        )
+        step_counts = (back.proposals, back.evaluations, back.fallback)
+        counts = tuple(c + v.astype(lw.dtype) for c, v in zip(counts[:3], step_counts)) + (
+            jnp.maximum(counts[3], back.bound_excess),
+        )
+        carry = (x_new, lw_new, tau_new, ll + pf.log_mean_weight(lw_new), counts, faults)
         out = (pf._ess(lw_new), (x_new, J[:, 0]) if keep_path else None)
         return carry, out
 
     refs = None if ref_path is None else ref_path[1:]
     inputs = (jax.random.split(kscan, T - 1), ys[1:], jnp.arange(1, T), refs)
-    init = (x, lw, tau, pf.log_mean_weight(lw), jnp.zeros((), lw.dtype), faults)
-    (xT, lwT, tauT, ll, trials, faults), (esses, hist) = jax.lax.scan(step, init, inputs)
+    counts = tuple(jnp.zeros((), lw.dtype) for _ in range(4))
+    init = (x, lw, tau, pf.log_mean_weight(lw), counts, faults)
+    (xT, lwT, tauT, ll, counts, faults), (esses, hist) = jax.lax.scan(step, init, inputs)
     w = jax.nn.softmax(lwT)
     estimate = w @ tauT
-    mean_prop = trials / (n * nb * (T - 1))
+    n_draws = n * nb * (T - 1)
     particles = backward_first = log_w_last = None
     if keep_path:
         particles = jnp.concatenate([x[None], hist[0]])
@@ -329,11 +493,14 @@ def paris_pass(
         estimate,
         ll,
         jnp.concatenate([pf._ess(lw)[None], esses]),
-        mean_prop,
+        counts[0] / n_draws,
         faults,
         particles,
         log_w_last,
         backward_first,
+        counts[1] / n_draws,
+        counts[2] / n_draws,
+        counts[3],
     )
 
 
@@ -367,6 +534,7 @@ def paris(
     sampler: str = "hybrid",
     max_trials: int | None = None,
     resampling: str = "multinomial",
+    check_bound: bool = True,
 ) -> ParisResult:
     """Estimate a smoothed additive functional online with PaRIS, in O(N (d_x + dim h)) memory.
 
@@ -383,17 +551,23 @@ def paris(
         n_backward: backward draws per particle ``N-tilde >= 1`` (2 is the usual choice; 1
             degenerates like the path-space smoother).
         sampler: ``"exact"``, ``"accept_reject"`` or ``"hybrid"`` (see :func:`backward_sample`).
-        max_trials: hybrid cap on accept-reject proposals per draw (default
-            ``clip(N // 16, 4, 16)``).
+        max_trials: cap on accept-reject proposals per draw before an exact draw (default
+            :func:`default_max_trials`: ``max(4, N // 16)`` for ``"hybrid"``,
+            ``max(1024, N)`` for ``"accept_reject"``).
         resampling: ``"multinomial"`` (the analysed setting) or ``"systematic"``.
+        check_bound: raise if the accept-reject samplers saw a transition density above
+            ``exp(model.trans_log_bound(theta))`` (an acceptance ratio above 1, which biases
+            the draws). On by default because the bias is otherwise silent; with ``False`` the
+            excess is only reported in :attr:`ParisResult.bound_excess`.
 
     Returns:
         :class:`ParisResult`.
 
     Raises:
         ValueError: on mismatched observation shapes, ``N < 2``, ``N-tilde < 1``, non-finite
-            observations or parameters, a model log-density returning NaN, all weights ``-inf``
-            or a backward kernel without support (the time step is named).
+            observations or parameters, a model log-density returning NaN, all weights ``-inf``,
+            a backward kernel without support, or (with ``check_bound``) a transition density
+            above the bound by more than :func:`bound_tolerance` nats (the time step is named).
         TypeError: if ``model`` is not a :class:`StateSpaceModel`.
 
     Reference: Olsson & Westerborn (2017), Algorithm 1.
@@ -404,5 +578,19 @@ def paris(
     method = check_choice(resampling, "resampling", pf.RESAMPLING)
     h_flat, unravel, _ = flat_functional(h, model, theta, ys)
     out = _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method)
-    pf.raise_faults(out.faults, "paris")
-    return ParisResult(unravel(out.estimate), out.log_likelihood, out.ess, out.mean_proposals)
+    pf.raise_faults(out.faults, "paris", check_bound=False)
+    if check_bound and int(out.faults.bound_step) >= 0:
+        raise ValueError(
+            f"paris: {_BOUND_MSG} by {float(out.bound_excess):.3g} nats (first at time step "
+            f"{int(out.faults.bound_step)}): the accept-reject draws are biased; raise "
+            "model.trans_log_bound, use sampler='exact' or pass check_bound=False"
+        )
+    return ParisResult(
+        unravel(out.estimate),
+        out.log_likelihood,
+        out.ess,
+        out.mean_proposals,
+        out.mean_evaluations,
+        out.fallback_fraction,
+        out.bound_excess,
+    )

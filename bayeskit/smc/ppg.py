@@ -123,6 +123,7 @@ def ppg(
     init_path: Any = None,
     sampler: str = "hybrid",
     max_trials: int | None = None,
+    check_bound: bool = True,
 ) -> PPGResult:
     """Estimate a smoothed additive functional with Parisian particle Gibbs.
 
@@ -143,15 +144,18 @@ def ppg(
         init_path: initial reference path ``(T, dx)``; by default one path drawn by backward
             sampling from an unconditional PaRIS pass.
         sampler: backward sampler (``"exact"``, ``"accept_reject"``, ``"hybrid"``).
-        max_trials: hybrid cap (see :func:`~bayeskit.smc.paris.backward_sample`).
+        max_trials: accept-reject cap (see :func:`~bayeskit.smc.paris.backward_sample`).
+        check_bound: raise if a transition density above ``exp(model.trans_log_bound)`` was
+            seen (see :func:`~bayeskit.smc.paris.paris`).
 
     Returns:
         :class:`PPGResult`.
 
     Raises:
         ValueError: on mismatched observation shapes, ``N < 2``, ``N-tilde < 1``, bad iteration
-            counts, non-finite inputs, NaN log-densities or all weights ``-inf`` (the time step is
-            named).
+            counts, non-finite inputs, NaN log-densities, all weights ``-inf``, a backward kernel
+            without support or (with ``check_bound``) a transition density above the bound (the
+            time step is named).
         TypeError: if ``model`` is not a :class:`StateSpaceModel`.
     """
     key = as_key(key)
@@ -165,8 +169,8 @@ def ppg(
     (ests, paths, lls, faults), faults0 = _ppg_jit(
         key, model, theta, ys, h_flat, n, nb, sampler, max_trials, k0 + kk, init, has_init
     )
-    pf.raise_faults(faults0, "ppg (initial path)")
-    pf.raise_faults(faults, "ppg")
+    pf.raise_faults(faults0, "ppg (initial path)", check_bound)
+    pf.raise_faults(faults, "ppg", check_bound)
     return PPGResult(
         estimate=unravel(jnp.mean(ests[k0:], axis=0)),
         estimates=jax.vmap(unravel)(ests),

@@ -78,26 +78,6 @@ def test_mle_climbs_the_likelihood(lg1):
     assert lr < q, (lr0, lr, q)
 
 
-def test_smoother_family_contains_rts(lg1):
-    model, theta, ys = lg1
-    mats = model.matrices(theta)
-    kf = kalman.kalman_filter(ys, mats)
-    rts = kalman.rts_smoother(ys, mats)
-    A = float(theta["A"][0, 0])
-    G = kf.covs[:-1, 0, 0] * A / kf.pred_covs[1:, 0, 0]
-    lam = {
-        "a": G[:, None, None],
-        "b": (kf.means[:-1, 0] - G * kf.pred_means[1:, 0])[:, None],
-        "log_s": 0.5 * jnp.log(kf.covs[:-1, 0, 0] - G**2 * kf.pred_covs[1:, 0, 0])[:, None],
-        "m_last": kf.means[-1],
-        "log_s_last": 0.5 * jnp.log(kf.covs[-1, 0]),
-    }
-    means, covs = learn.smoother_marginals(lam)
-    # the RTS backward kernels reproduce the RTS marginals exactly (float64 round-off)
-    np.testing.assert_allclose(means, rts.means, atol=1e-9)
-    np.testing.assert_allclose(covs, rts.covs, atol=1e-9)
-
-
 @pytest.mark.statistical
 def test_msc_approaches_rts(lg1):
     model, theta, ys = lg1
@@ -130,6 +110,17 @@ def test_msc_approaches_rts(lg1):
     # (shift 1000, err0 1.14), worst verr 0.11 (shift 6000); also shift 19000 (data farthest
     # from 0 of 1000 keys): err 0.10, verr 0.19
     assert res.grad_norm_trace.shape == (steps,)
+
+
+def test_mle_learns_only_the_chosen_fields(lg1):
+    model, theta, ys = lg1
+    theta0 = {"A": jnp.array([[0.2]]), "log_q": jnp.array([0.8]), "log_r": jnp.array([-0.8])}
+    res = learn.mle(0, model, theta0, ys[:20], steps=4, n_particles=8, learn=["A"])
+    for name in ("log_q", "log_r"):  # fixed fields never move
+        np.testing.assert_array_equal(res.theta_trace[name], np.broadcast_to(theta0[name], (5, 1)))
+    assert float(jnp.abs(res.theta["A"] - theta0["A"]).max()) > 0  # the chosen one does
+    with pytest.raises(ValueError, match=r"learn: expected a non-empty subset of the fields"):
+        learn.mle(0, model, theta0, ys, steps=1, learn=["B"])
 
 
 def test_learn_bad_inputs(lg1):

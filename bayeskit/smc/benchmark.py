@@ -32,9 +32,13 @@ PAPER: dict[str, float] = {}
 BRIEF = {"paris_nbias_sxx_n50": -1770.0, "paris_sd_sxx_n50": 42.3}
 
 PRESETS = {
-    # replicates, particles-peer T, MLE (T, N, steps), MSC (T, N, steps)
-    "quick": dict(reps=40, peer_T=20, mle=(1000, 25, 300), msc=(100, 100, 300)),
-    "paper": dict(reps=200, peer_T=500, mle=(1000, 50, 1500), msc=(200, 100, 1000)),
+    # replicates, particles-peer T, MLE (T, N, steps), MSC (T, N, steps), 3-D MSC (T, N, steps)
+    "quick": dict(
+        reps=40, peer_T=20, mle=(1000, 25, 300), msc=(100, 100, 300), msc3=(10, 64, 4000)
+    ),
+    "paper": dict(
+        reps=200, peer_T=500, mle=(1000, 50, 1500), msc=(200, 100, 1000), msc3=(10, 64, 8000)
+    ),
 }
 RHO, T_SMOOTH, N_SMOOTH, K0, KK, N_SPEED = 0.9, 500, 50, 5, 10, 200
 
@@ -247,6 +251,10 @@ def run(preset: str = "quick", key: int = 0) -> dict:
         t0 = time.perf_counter()
         out.update(_msc_metrics(k_msc, *cfg["msc"]))
         out["msc_stage_seconds"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out.update(_msc_correlation_metrics(k_msc, *cfg["msc3"]))
+        out["msc3_stage_seconds"] = time.perf_counter() - t0
+        out.update(_paris_scaling(k_speed))
         out["_figure"] = _figure(single, grouped, ppg_err, out.pop("_mle_curve"))
     out["seconds"] = time.perf_counter() - start_all
     return out
@@ -288,6 +296,69 @@ def _mle_metrics(key, T, n, steps):
         "mle_steps": steps,
         "_mle_curve": curve,
     }
+
+
+def lgssm_3d():
+    """A 3-D full-covariance model with 2-D observations: a rotating, contracting ``A`` and
+    correlated noises, so that the exact backward kernels have strongly correlated components."""
+    c, s = math.cos(0.4), math.sin(0.4)
+    model = models.linear_gaussian(
+        3, 2, B=jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), covariance="full"
+    )
+    theta = {
+        "A": jnp.array([[0.8 * c, -0.8 * s, 0.0], [0.8 * s, 0.8 * c, 0.0], [0.2, 0.0, 0.7]]),
+        "chol_q": jnp.array([[0.5, 0.0, 0.0], [0.4, 0.4, 0.0], [-0.3, 0.2, 0.3]]),
+        "chol_r": jnp.array([[0.3, 0.0], [0.1, 0.3]]),
+    }
+    return model, theta
+
+
+def _correlations(covs):
+    sd = np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
+    return covs / (sd[:, :, None] * sd[:, None, :])
+
+
+def _msc_correlation_metrics(key, T, n, steps):
+    """MSC on the 3-D model: largest error of the smoother's lag-0 correlations against RTS."""
+    import optax
+
+    model, theta = lgssm_3d()
+    k_data, k_fit = jax.random.split(key)
+    _, ys = models.simulate(k_data, model, theta, T)
+    rts = kalman.rts_smoother(ys, model.matrices(theta))
+    sched = optax.cosine_decay_schedule(0.1, steps, alpha=0.05)
+    res = learn.msc(k_fit, model, theta, ys, steps=steps, optimizer=optax.adam(sched),
+                    n_particles=n, sampler="exact")  # fmt: skip
+    _, covs = learn.smoother_marginals(res.lam_average)
+    err = np.abs(_correlations(np.asarray(covs)) - _correlations(np.asarray(rts.covs)))
+    return {"msc_corr_err": float(err.max()), "msc3_T": T, "msc3_steps": steps}
+
+
+def _paris_scaling(key):
+    """Seconds of one PaRIS run (default sampler, after compile, best of 2) on the stochastic
+    volatility model, T = 300, at N = 500 and 5000, and their ratio (linear cost gives 10)."""
+    from bayeskit.smc.paris import paris
+
+    model = models.stochastic_volatility()
+    theta = {"phi": jnp.array(0.95), "log_sigma": jnp.log(0.3), "log_beta": jnp.log(0.7)}
+    k_data, k_run = jax.random.split(key)
+    _, ys = models.simulate(k_data, model, theta, 300)
+    out = {}
+    for n in (500, 5000):
+        times = []
+        for i in range(3):  # the first call compiles
+            t0 = time.perf_counter()
+            res = paris(jax.random.fold_in(k_run, i), model, theta, ys, h_sv_x, n_particles=n)
+            jax.block_until_ready(res.estimate)
+            times.append(time.perf_counter() - t0)
+        out[f"paris_seconds_n{n}"] = min(times[1:])
+    out["paris_scaling_5000_over_500"] = out["paris_seconds_n5000"] / out["paris_seconds_n500"]
+    return out
+
+
+def h_sv_x(t, x_prev, x, y, theta):
+    """``sum_t x_t`` (the smoothed log-volatility level), the scaling benchmark's functional."""
+    return x
 
 
 def _msc_metrics(key, T, n, steps):

@@ -10,30 +10,17 @@ from scipy.stats import multivariate_normal
 from statkeys import seed
 
 from bayeskit.smc import kalman, learn, models
+from bayeskit.smc.benchmark import lgssm_3d
 from bayeskit.smc.paris import _flatten
 from bayeskit.smc.ppg import ppg_iterations
 
 T = 20
 
 
-def _theta():
-    # a rotating, contracting A and correlated noises: the exact backward kernels have strongly
-    # correlated components, which a diagonal smoother family cannot represent
-    c, s = np.cos(0.4), np.sin(0.4)
-    return {
-        "A": jnp.array([[0.8 * c, -0.8 * s, 0.0], [0.8 * s, 0.8 * c, 0.0], [0.2, 0.0, 0.7]]),
-        "chol_q": jnp.array([[0.5, 0.0, 0.0], [0.4, 0.4, 0.0], [-0.3, 0.2, 0.3]]),
-        "chol_r": jnp.array([[0.3, 0.0], [0.1, 0.3]]),
-    }
-
-
 @pytest.fixture(scope="module")
 def lg3():
     with jax.enable_x64(True):
-        model = models.linear_gaussian(
-            3, 2, B=jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), covariance="full"
-        )
-        theta = _theta()
+        model, theta = lgssm_3d()
         _, ys = models.simulate(seed(30), model, theta, T)
     return model, theta, ys
 

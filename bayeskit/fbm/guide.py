@@ -63,7 +63,8 @@ class Guide(NamedTuple):
 
 def is_linear(sde) -> bool:
     """Whether the prior has a linear drift and a constant diffusion (the guide's models)."""
-    return hasattr(sde.drift, "linear_rate") and hasattr(sde.diffusion, "constant_scale")
+    drift, diffusion = getattr(sde, "drift", None), getattr(sde, "diffusion", None)
+    return hasattr(drift, "linear_rate") and hasattr(diffusion, "constant_scale")
 
 
 def _chain(sde, omega, dt, dtype):

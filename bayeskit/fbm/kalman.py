@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit.fbm.exact import _as_float64
+from bayeskit.fbm.guide import is_linear
 from bayeskit.fbm.mafbm import (
     KINDS,
     check_gammas,
@@ -236,7 +238,7 @@ def _float64(x, name, ndim):
     """Validate with ``check_array`` but convert the caller's data on the host, in float64
     (``check_array`` returns a JAX array in the global precision, float32 by default)."""
     check_array(x, name, ndim=ndim)
-    return np.asarray(jax.device_get(x), np.float64)
+    return _as_float64(x)
 
 
 def _check_times(times, name="times") -> np.ndarray:
@@ -311,14 +313,13 @@ def linear_parameters(model) -> dict:
         TypeError: if the model is not a one-dimensional linear-drift, constant-diffusion model.
     """
     sde = getattr(model, "sde", None)
-    drift = getattr(sde, "drift", None)
-    diffusion = getattr(sde, "diffusion", None)
-    if not (hasattr(drift, "linear_rate") and hasattr(diffusion, "constant_scale")):
+    if not is_linear(sde):
         raise TypeError(
             "model: expected a LatentSDE with a LinearDrift and a ConstantDiffusion "
-            f"(e.g. from fractional_ou), got drift {type(drift).__name__} and diffusion "
-            f"{type(diffusion).__name__}"
+            f"(e.g. from fractional_ou), got drift {type(getattr(sde, 'drift', None)).__name__} "
+            f"and diffusion {type(getattr(sde, 'diffusion', None)).__name__}"
         )
+    drift, diffusion = sde.drift, sde.diffusion
     if sde.dim != 1:
         raise TypeError(f"model: expected a one-dimensional latent process, got dim {sde.dim}")
     return {

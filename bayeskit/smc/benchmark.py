@@ -318,18 +318,23 @@ def _correlations(covs):
     return covs / (sd[:, :, None] * sd[:, None, :])
 
 
-def _msc_correlation_metrics(key, T, n, steps):
-    """MSC on the 3-D model: largest error of the smoother's lag-0 correlations against RTS."""
+def _fit_msc(key, model, theta, T, n, steps, *, alpha):
+    """Simulate ``T`` steps, run MSC (cosine-decayed Adam from 0.1 to ``0.1 alpha``, exact
+    backward draws); returns the RTS truth and the averaged smoother's marginals."""
     import optax
 
-    model, theta = lgssm_3d()
     k_data, k_fit = jax.random.split(key)
     _, ys = models.simulate(k_data, model, theta, T)
     rts = kalman.rts_smoother(ys, model.matrices(theta))
-    sched = optax.cosine_decay_schedule(0.1, steps, alpha=0.05)
+    sched = optax.cosine_decay_schedule(0.1, steps, alpha=alpha)
     res = learn.msc(k_fit, model, theta, ys, steps=steps, optimizer=optax.adam(sched),
                     n_particles=n, sampler="exact")  # fmt: skip
-    _, covs = learn.smoother_marginals(res.lam_average)
+    return rts, learn.smoother_marginals(res.lam_average)
+
+
+def _msc_correlation_metrics(key, T, n, steps):
+    """MSC on the 3-D model: largest error of the smoother's lag-0 correlations against RTS."""
+    rts, (_, covs) = _fit_msc(key, *lgssm_3d(), T, n, steps, alpha=0.05)
     err = np.abs(_correlations(np.asarray(covs)) - _correlations(np.asarray(rts.covs)))
     return {"msc_corr_err": float(err.max()), "msc3_T": T, "msc3_steps": steps}
 
@@ -362,16 +367,7 @@ def h_sv_x(t, x_prev, x, y, theta):
 
 
 def _msc_metrics(key, T, n, steps):
-    import optax
-
-    model, theta = lgssm_1d()
-    k_data, k_fit = jax.random.split(key)
-    _, ys = models.simulate(k_data, model, theta, T)
-    rts = kalman.rts_smoother(ys, model.matrices(theta))
-    sched = optax.cosine_decay_schedule(0.1, steps, alpha=0.01)
-    res = learn.msc(k_fit, model, theta, ys, steps=steps, optimizer=optax.adam(sched),
-                    n_particles=n, burn_in=0, iterations=1, sampler="exact")  # fmt: skip
-    means, _ = learn.smoother_marginals(res.lam_average)
+    rts, (means, _) = _fit_msc(key, *lgssm_1d(), T, n, steps, alpha=0.01)
     z = np.abs(np.asarray(means - rts.means)) / np.sqrt(np.asarray(jnp.diagonal(rts.covs, 0, 1, 2)))
     return {"msc_mean_err_over_sd": float(z.mean()), "msc_T": T, "msc_steps": steps}
 

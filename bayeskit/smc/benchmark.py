@@ -57,7 +57,7 @@ def h_sxx(t, x_prev, x, y, theta):
     return jnp.stack([x[0], x_prev[0] * x[0]])
 
 
-@partial(jax.jit, static_argnames=("model", "h_flat", "n", "nb", "sampler", "mt"))
+@partial(jax.jit, static_argnames=("model", "n", "nb", "sampler", "mt"))
 def _paris_batch(keys, model, theta, ys, h_flat, n, nb, sampler, mt):
     def one(k):
         out = paris_pass(k, model, theta, ys, h_flat, theta, n, nb, sampler, mt)
@@ -66,7 +66,7 @@ def _paris_batch(keys, model, theta, ys, h_flat, n, nb, sampler, mt):
     return jax.vmap(one)(keys)
 
 
-@partial(jax.jit, static_argnames=("model", "h_flat", "n", "nb", "sampler", "mt", "n_iter"))
+@partial(jax.jit, static_argnames=("model", "n", "nb", "sampler", "mt", "n_iter"))
 def _ppg_batch(keys, model, theta, ys, h_flat, n, nb, sampler, mt, n_iter):
     def one(k):
         k1, k2 = jax.random.split(k)

@@ -16,10 +16,10 @@ NeurIPS, "Markovian score climbing".
 
 from __future__ import annotations
 
-import functools
 from functools import partial
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
@@ -28,7 +28,7 @@ from jax.flatten_util import ravel_pytree
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel, _mvn_logpdf
-from bayeskit.smc.paris import _check_backward_opts, _flatten, flat_functional, paris_pass
+from bayeskit.smc.paris import FlatFunctional, _check_backward_opts, flat_functional, paris_pass
 from bayeskit.smc.ppg import initial_path, ppg_iterations
 from bayeskit.validate import check_choice, check_int
 
@@ -44,20 +44,17 @@ __all__ = [
 ]
 
 ESTIMATORS = ("ppg", "paris")
+# module-level defaults: the optimiser is a static argument of the jitted steps, so one instance
+# lets repeated calls with the same options reuse the compilation
+_MLE_OPTIMIZER = optax.adam(1e-2)
+_MSC_OPTIMIZER = optax.adam(5e-2)
 
 
-@functools.cache
-def score_functional(model: StateSpaceModel):
-    """The Fisher-identity score as an additive functional ``h(t, x_prev, x, y, theta)``.
+class _Score(eqx.Module):
+    model: StateSpaceModel = eqx.field(static=True)
 
-    Returns ``grad_theta [log chi(x) + log g(x, y)]`` at ``t = 0`` and
-    ``grad_theta [log m(x_prev, x) + log g(x, y)]`` after; its smoothed expectation is
-    ``grad_theta log p_theta(y_{0:T-1})``. Cached per model so that jitted callers compile once.
-    """
-    if not isinstance(model, StateSpaceModel):
-        raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
-
-    def h(t, x_prev, x, y, theta):
+    def __call__(self, t, x_prev, x, y, theta):
+        model = self.model
         if x_prev is None:
 
             def f(th):
@@ -70,7 +67,18 @@ def score_functional(model: StateSpaceModel):
 
         return jax.grad(f)(theta)
 
-    return h
+
+def score_functional(model: StateSpaceModel):
+    """The Fisher-identity score as an additive functional ``h(t, x_prev, x, y, theta)``.
+
+    Returns ``grad_theta [log chi(x) + log g(x, y)]`` at ``t = 0`` and
+    ``grad_theta [log m(x_prev, x) + log g(x, y)]`` after; its smoothed expectation is
+    ``grad_theta log p_theta(y_{0:T-1})``. An equinox Module: the functionals of one model compare
+    equal, so jitted callers compile once per model.
+    """
+    if not isinstance(model, StateSpaceModel):
+        raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
+    return _Score(model)
 
 
 def _progress(steps: int, progress: bool, desc: str):
@@ -145,11 +153,11 @@ class MLEResult(NamedTuple):
 
 @partial(
     jax.jit,
-    static_argnames=("model", "h_flat", "n", "nb", "sampler", "mt", "estimator", "k0", "kk",
-                     "optimizer", "unravel"),
+    static_argnames=("model", "n", "nb", "sampler", "mt", "estimator", "k0", "kk", "optimizer"),
 )  # fmt: skip
 def _mle_step(key, theta, opt_state, path, ys, *, model, h_flat, n, nb, sampler, mt, estimator,
-              k0, kk, optimizer, unravel):  # fmt: skip
+              k0, kk, optimizer):  # fmt: skip
+    unravel = ravel_pytree(theta)[1]  # the score has theta's structure
     score, path, faults = _estimate(
         key, model, theta, ys, h_flat, theta, n, nb, sampler, mt, estimator, k0, kk, path
     )
@@ -159,7 +167,7 @@ def _mle_step(key, theta, opt_state, path, ys, *, model, h_flat, n, nb, sampler,
     return optax.apply_updates(theta, updates), opt_state, path, unravel(score), faults
 
 
-@partial(jax.jit, static_argnames=("model", "h_flat", "n", "nb", "sampler", "mt"))
+@partial(jax.jit, static_argnames=("model", "n", "nb", "sampler", "mt"))
 def _init_path_jit(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt):
     return initial_path(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, mt)
 
@@ -180,6 +188,7 @@ def mle(
     sampler: str = "hybrid",
     max_trials: int | None = None,
     learn: Any = None,
+    check_bound: bool = True,
     progress: bool = False,
 ) -> MLEResult:
     """Maximum likelihood by stochastic gradient ascent on PPG (or PaRIS) score estimates.
@@ -201,6 +210,10 @@ def mle(
         burn_in, iterations: PPG passes per step (``iterations >= 1``).
         learn: names of the top-level fields of a dict ``theta0`` to learn (e.g. ``["phi"]``);
             the others stay at their ``theta0`` values. Default: every leaf is learned.
+        check_bound: raise if the accept-reject samplers saw a transition density above
+            ``exp(model.trans_log_bound(theta))`` at any step (as in :func:`~bayeskit.smc.ppg.ppg`);
+            the bound is checked at every iterate ``theta``, so a bound that holds only near
+            ``theta0`` is caught when the iterates leave its range.
         progress: show a tqdm bar.
 
     Returns:
@@ -216,25 +229,25 @@ def mle(
     ys, n, nb, sampler, mt, k0, kk = _check_learn(
         model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
     )
-    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    optimizer = _MLE_OPTIMIZER if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
     optimizer = restrict_optimizer(optimizer, theta0, learn, "theta0")
     h = score_functional(model)
-    h_flat, unravel, _ = flat_functional(h, model, theta0, ys)
+    h_flat, _, _ = flat_functional(h, model, theta0, ys)
     theta = jax.tree_util.tree_map(jnp.asarray, theta0)
     k_init, k_loop = jax.random.split(key)
     path, faults = _init_path_jit(k_init, model, theta, ys, h_flat, theta, n, nb, sampler, mt)
-    pf.raise_faults(faults, "mle (initial path)")
+    pf.raise_faults(faults, "mle (initial path)", check_bound)
     opt_state = optimizer.init(theta)
     thetas, scores = [theta], []
     static = dict(model=model, h_flat=h_flat, n=n, nb=nb, sampler=sampler, mt=mt,
-                  estimator=estimator, k0=k0, kk=kk, optimizer=optimizer, unravel=unravel)  # fmt: skip
+                  estimator=estimator, k0=k0, kk=kk, optimizer=optimizer)  # fmt: skip
     for i in _progress(n_steps, progress, "mle"):
         theta, opt_state, path, score, faults = _mle_step(
             jax.random.fold_in(k_loop, i), theta, opt_state, path, ys, **static
         )
-        pf.raise_faults(faults, f"mle step {i}")
+        pf.raise_faults(faults, f"mle step {i}", check_bound)
         thetas.append(theta)
         scores.append(score)
     stack = lambda xs: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *xs)  # noqa: E731
@@ -349,12 +362,12 @@ class MSCResult(NamedTuple):
 
 @partial(
     jax.jit,
-    static_argnames=("model", "n", "nb", "sampler", "mt", "estimator", "k0", "kk", "optimizer",
-                     "unravel"),
+    static_argnames=("model", "n", "nb", "sampler", "mt", "estimator", "k0", "kk", "optimizer"),
 )  # fmt: skip
 def _msc_step(key, lam, opt_state, path, theta, ys, *, model, n, nb, sampler, mt, estimator, k0,
-              kk, optimizer, unravel):  # fmt: skip
-    h_flat = _flatten(_msc_h)
+              kk, optimizer):  # fmt: skip
+    unravel = ravel_pytree(lam)[1]
+    h_flat = FlatFunctional(_msc_h)
     g, path, faults = _estimate(
         key, model, theta, ys, h_flat, lam, n, nb, sampler, mt, estimator, k0, kk, path
     )
@@ -380,6 +393,7 @@ def msc(
     sampler: str = "hybrid",
     max_trials: int | None = None,
     learn: Any = None,
+    check_bound: bool = True,
     progress: bool = False,
 ) -> MSCResult:
     """Fit a backward Markov Gaussian smoother to ``p_theta(x | y)`` by Markov score climbing.
@@ -399,8 +413,8 @@ def msc(
         steps: optimiser steps (>= 1).
         lam0: initial smoother parameters (default :func:`init_smoother`).
         optimizer: an optax transformation (default ``optax.adam(5e-2)``).
-        estimator, n_particles, n_backward, burn_in, iterations, sampler, max_trials, progress:
-            as in :func:`mle`.
+        estimator, n_particles, n_backward, burn_in, iterations, sampler, max_trials,
+            check_bound, progress: as in :func:`mle`.
         learn: names of smoother fields to learn (e.g. ``["a", "b", "m_last"]`` to keep the
             covariances of ``lam0``); default all.
 
@@ -430,25 +444,24 @@ def msc(
                     f"lam0[{name!r}]: expected shape {ref[name].shape}, got {jnp.shape(lam0[name])}"
                 )
         lam = {k: jnp.asarray(v, ys.dtype) for k, v in lam0.items()}
-    optimizer = optax.adam(5e-2) if optimizer is None else optimizer
+    optimizer = _MSC_OPTIMIZER if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
     optimizer = restrict_optimizer(optimizer, lam, learn, "lam")
-    _, unravel = ravel_pytree(lam)
-    h_flat = _flatten(_msc_h)
+    h_flat = FlatFunctional(_msc_h)
     k_init, k_loop = jax.random.split(key)
     path, faults = _init_path_jit(k_init, model, theta, ys, h_flat, lam, n, nb, sampler, mt)
-    pf.raise_faults(faults, "msc (initial path)")
+    pf.raise_faults(faults, "msc (initial path)", check_bound)
     opt_state = optimizer.init(lam)
     static = dict(model=model, n=n, nb=nb, sampler=sampler, mt=mt, estimator=estimator, k0=k0,
-                  kk=kk, optimizer=optimizer, unravel=unravel)  # fmt: skip
+                  kk=kk, optimizer=optimizer)  # fmt: skip
     half = n_steps // 2
     total, count, norms = None, 0, []
     for i in _progress(n_steps, progress, "msc"):
         lam, opt_state, path, gnorm, faults = _msc_step(
             jax.random.fold_in(k_loop, i), lam, opt_state, path, theta, ys, **static
         )
-        pf.raise_faults(faults, f"msc step {i}")
+        pf.raise_faults(faults, f"msc step {i}", check_bound)
         norms.append(gnorm)
         if i >= half:
             total = lam if total is None else jax.tree_util.tree_map(jnp.add, total, lam)

@@ -15,11 +15,11 @@ Dau & Chopin (2022), arXiv 2207.00976 (hybrid: capped trials then an exact draw)
 
 from __future__ import annotations
 
-import functools
 import math
 from functools import partial
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
@@ -398,24 +398,56 @@ class _Pass(NamedTuple):
     bound_excess: jax.Array  # max(0, log m - trans_log_bound) seen by accept-reject
 
 
-@functools.cache
-def _flatten(h):
-    # cached so that the same h gives the same (hashable) function and jit reuses its compilation
-    def h_flat(t, xp, x, y, p):
-        return ravel_pytree(h(t, xp, x, y, p))[0]
+@jax.tree_util.register_pytree_node_class
+class FlatFunctional:
+    """``h`` with its (pytree) output flattened to a vector: ``h_flat(t, x_prev, x, y, theta)``.
 
-    return h_flat
+    A pytree whose leaves are the arrays inside ``h`` (an equinox Module or any registered pytree;
+    none for a plain function) and whose static part is the rest of ``h``. Jitted callers take it
+    as a traced argument, so two functionals of the same structure (same class and static fields,
+    arrays of the same shapes and dtypes) share one compilation, whatever the array values; a
+    plain function or closure is static and compiles once per distinct function object.
+    """
+
+    def __init__(self, h):
+        self.h = h
+
+    def __call__(self, t, x_prev, x, y, theta):
+        return ravel_pytree(self.h(t, x_prev, x, y, theta))[0]
+
+    def tree_flatten(self):
+        arrays, static = eqx.partition(self.h, eqx.is_array)
+        leaves, treedef = jax.tree_util.tree_flatten(arrays)
+        return leaves, (treedef, static)
+
+    @classmethod
+    def tree_unflatten(cls, aux, leaves):
+        treedef, static = aux
+        return cls(eqx.combine(jax.tree_util.tree_unflatten(treedef, leaves), static))
 
 
 def flat_functional(h, model, theta_h, ys):
-    """Flatten ``h``'s (pytree) output: returns ``(h_flat(t, xp, x, y, p), unravel, dim)``."""
+    """Flatten ``h``'s (pytree) output: returns ``(FlatFunctional(h), unravel, dim)``.
+
+    Raises:
+        TypeError: if ``h`` is not callable or its non-array part is not hashable (it becomes a
+            static argument of ``jax.jit``).
+    """
     if not callable(h):
         raise TypeError(f"h: expected a callable h(t, x_prev, x, y, theta), got {type(h).__name__}")
+    h_flat = FlatFunctional(h)
+    _, (_, static) = h_flat.tree_flatten()
+    try:
+        hash(static)
+    except TypeError as err:
+        raise TypeError(
+            f"h: its non-array fields must be hashable (they are static under jit), got {err}"
+        ) from None
     x = jnp.zeros((model.dim_x,), ys.dtype)
     out = jax.eval_shape(lambda: h(1, x, x, ys[0], theta_h))
     zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), out)
     flat0, unravel = ravel_pytree(zeros)
-    return _flatten(h), unravel, flat0.shape[0]
+    return h_flat, unravel, flat0.shape[0]
 
 
 def paris_pass(
@@ -517,7 +549,7 @@ def trace_path(key, particles, log_w_last, backward_first):
     return particles[jnp.arange(particles.shape[0]), idx]
 
 
-@partial(jax.jit, static_argnames=("model", "h_flat", "n", "nb", "sampler", "max_trials", "method"))
+@partial(jax.jit, static_argnames=("model", "n", "nb", "sampler", "max_trials", "method"))
 def _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method):
     return paris_pass(key, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, method)
 

@@ -94,7 +94,7 @@ def initial_path(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, max_tri
 
 @partial(
     jax.jit,
-    static_argnames=("model", "h_flat", "n", "nb", "sampler", "max_trials", "n_iter", "has_init"),
+    static_argnames=("model", "n", "nb", "sampler", "max_trials", "n_iter", "has_init"),
 )
 def _ppg_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init, has_init):
     k_init, k_run = jax.random.split(key)

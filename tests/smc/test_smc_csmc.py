@@ -10,7 +10,7 @@ from statkeys import seed
 
 from bayeskit.smc import kalman, models
 from bayeskit.smc.csmc import csmc, csmc_kernel
-from bayeskit.smc.paris import _flatten
+from bayeskit.smc.paris import FlatFunctional
 from bayeskit.smc.ppg import ppg_iterations
 
 T, M = 3, 4000
@@ -63,7 +63,7 @@ def test_kernel_leaves_smoothing_law_invariant(tiny, variant):
 
         def move(k, p):
             out = ppg_iterations(
-                k, model, theta, ys, _flatten(h_sxx), theta, 2, 2, "exact", 1, 1, p
+                k, model, theta, ys, FlatFunctional(h_sxx), theta, 2, 2, "exact", 1, 1, p
             )
             return out[1][-1]
 

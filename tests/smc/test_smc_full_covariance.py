@@ -11,7 +11,7 @@ from statkeys import seed
 
 from bayeskit.smc import kalman, learn, models
 from bayeskit.smc.benchmark import lgssm_3d
-from bayeskit.smc.paris import _flatten
+from bayeskit.smc.paris import FlatFunctional
 from bayeskit.smc.ppg import ppg_iterations
 
 T = 20
@@ -84,7 +84,7 @@ def test_ppg_matches_kalman_on_full_covariance_model(lg3):
     rts = kalman.rts_smoother(ys, model.matrices(theta))
     m, P = np.asarray(rts.means), np.asarray(rts.covs)
     truth = np.concatenate([m.sum(0), [np.sum(P[:, 0, 1] + m[:, 0] * m[:, 1])]])
-    h = _flatten(_h_moments)
+    h = FlatFunctional(_h_moments)
     n_chains, sweeps = 100, 8
 
     def one(k, path):

@@ -12,7 +12,7 @@ from scipy import optimize, stats
 from statkeys import seed
 
 from bayeskit.smc import kalman, learn
-from bayeskit.smc.paris import _flatten
+from bayeskit.smc.paris import FlatFunctional
 from bayeskit.smc.ppg import ppg_iterations
 
 
@@ -21,7 +21,7 @@ def test_ppg_score_matches_fisher_score(lg1):
     model, theta, ys = lg1
     ys = ys[:20]
     exact = ravel_pytree(kalman.fisher_score(model, theta, ys))[0]
-    h = _flatten(learn.score_functional(model))
+    h = FlatFunctional(learn.score_functional(model))
 
     def one(k, path):
         return ppg_iterations(k, model, theta, ys, h, theta, 10, 2, "exact", 1, 6, path)[0][

@@ -4,6 +4,7 @@ import threading
 from dataclasses import replace
 from functools import partial
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,8 +16,9 @@ from statkeys import seed
 from bayeskit.smc import kalman, models
 from bayeskit.smc.paris import (
     SAMPLERS,
+    FlatFunctional,
     _backward,
-    _flatten,
+    _paris_jit,
     backward_sample,
     bound_tolerance,
     default_max_trials,
@@ -75,7 +77,7 @@ def test_many_backward_draws_match_forward_smoothing(lg1):
     ys = ys[:10]
     run = jax.jit(
         lambda k, nb: paris_pass(
-            k, model, theta, ys, _flatten(h_sxx), theta, 8, nb, "exact", 1, keep_path=True
+            k, model, theta, ys, FlatFunctional(h_sxx), theta, 8, nb, "exact", 1, keep_path=True
         ),  # fmt: skip
         static_argnums=1,
     )
@@ -144,7 +146,9 @@ def test_paris_bias_is_order_one_over_n(lg1):
     run = jax.jit(
         jax.vmap(
             lambda k, n: (
-                paris_pass(k, model, theta, ys, _flatten(h_sxx), theta, n, 2, "exact", 1).estimate
+                paris_pass(
+                    k, model, theta, ys, FlatFunctional(h_sxx), theta, n, 2, "exact", 1
+                ).estimate
             ),
             in_axes=(0, None),
         ),
@@ -300,3 +304,27 @@ def test_bound_too_small_is_flagged(lg1):
     with pytest.raises(ValueError, match="backward_sample: the transition density exceeds"):
         backward_sample(0, low, theta, jnp.zeros((4, 1)), jnp.zeros(4), jnp.zeros((2, 1)),
                         n_backward=1, sampler="hybrid")  # fmt: skip
+
+
+class _Moment(eqx.Module):
+    """sum_t c * x_t: a functional whose array field changes between calls."""
+
+    c: jax.Array
+
+    def __call__(self, t, x_prev, x, y, theta):
+        return self.c * x[0]
+
+
+def test_structurally_equal_h_modules_compile_once(lg1):
+    model, theta, ys = lg1
+    ys = ys[:6]
+    run = partial(paris, 0, model, theta, ys, n_particles=8, sampler="exact")
+    before = _paris_jit._cache_size()
+    first = run(_Moment(jnp.float32(1.0))).estimate
+    second = run(_Moment(jnp.float32(3.0))).estimate
+    assert _paris_jit._cache_size() == before + 1
+    # the second module's array is traced, not baked in: same key, so exactly three times
+    np.testing.assert_allclose(second, 3.0 * first, rtol=1e-6)
+    # a different structure (another dtype) is a different program
+    run(_Moment(jnp.zeros((), jnp.int32) + 2))
+    assert _paris_jit._cache_size() == before + 2

@@ -8,7 +8,7 @@ from conftest import exact_smoothing_paths, h_sxx
 from statkeys import seed
 
 from bayeskit.smc import kalman
-from bayeskit.smc.paris import _flatten, paris_pass
+from bayeskit.smc.paris import FlatFunctional, paris_pass
 from bayeskit.smc.ppg import ppg, ppg_iterations
 
 N, K0, KK, R = 10, 5, 10, 200
@@ -18,7 +18,7 @@ N, K0, KK, R = 10, 5, 10, 200
 def test_ppg_bias_within_three_se_while_paris_biased(lg1):
     model, theta, ys = lg1
     _, sxx = kalman.smoothed_sums(kalman.rts_smoother(ys, model.matrices(theta)))
-    h = _flatten(h_sxx)
+    h = FlatFunctional(h_sxx)
 
     def one(k, path):
         k2, k3 = jax.random.split(k)

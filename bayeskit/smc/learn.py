@@ -413,8 +413,9 @@ def msc(
         steps: optimiser steps (>= 1).
         lam0: initial smoother parameters (default :func:`init_smoother`).
         optimizer: an optax transformation (default ``optax.adam(5e-2)``).
-        estimator, n_particles, n_backward, burn_in, iterations, sampler, max_trials,
-            check_bound, progress: as in :func:`mle`.
+        estimator, n_particles, n_backward, burn_in, iterations, sampler, max_trials, progress:
+            as in :func:`mle`.
+        check_bound: as in :func:`mle`.
         learn: names of smoother fields to learn (e.g. ``["a", "b", "m_last"]`` to keep the
             covariances of ``lam0``); default all.
 

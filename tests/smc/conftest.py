@@ -6,6 +6,7 @@ import pytest
 from statkeys import seed
 
 from bayeskit.smc import kalman, models
+from bayeskit.smc.benchmark import lgssm_3d
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +63,15 @@ def lg1():
     model, theta = lgssm_1d()
     with jax.enable_x64(True):
         _, ys = models.simulate(seed(0), model, theta, 50)
+    return model, theta, ys
+
+
+@pytest.fixture(scope="session")
+def lg3():
+    """3-D LGSSM with full noise covariances and 2-D observations (the smc benchmark's), T = 20."""
+    with jax.enable_x64(True):
+        model, theta = lgssm_3d()
+        _, ys = models.simulate(seed(30), model, theta, 20)
     return model, theta, ys
 
 

@@ -1,4 +1,5 @@
-"""Full-covariance linear Gaussian models: densities, PPG against Kalman, the MSC family vs RTS."""
+"""Full-covariance linear Gaussian models: densities, PPG against Kalman, the MSC family vs RTS
+(PaRIS against exact forward smoothing on this model: test_smc_paris)."""
 
 import jax
 import jax.flatten_util
@@ -9,20 +10,11 @@ from conftest import exact_smoothing_paths
 from scipy.stats import multivariate_normal
 from statkeys import seed
 
-from bayeskit.smc import kalman, learn, models
-from bayeskit.smc.benchmark import lgssm_3d
+from bayeskit.smc import kalman, learn
 from bayeskit.smc.paris import FlatFunctional
 from bayeskit.smc.ppg import ppg_iterations
 
-T = 20
-
-
-@pytest.fixture(scope="module")
-def lg3():
-    with jax.enable_x64(True):
-        model, theta = lgssm_3d()
-        _, ys = models.simulate(seed(30), model, theta, T)
-    return model, theta, ys
+T = 20  # the length of the lg3 fixture (conftest)
 
 
 def test_full_covariance_densities_and_bound(lg3):
@@ -78,12 +70,16 @@ def _h_moments(t, x_prev, x, y, theta):
     return jnp.concatenate([x, (x[0] * x[1])[None]])
 
 
+def _moments_truth(model, theta, ys):
+    rts = kalman.rts_smoother(ys, model.matrices(theta))
+    m, P = np.asarray(rts.means), np.asarray(rts.covs)
+    return np.concatenate([m.sum(0), [np.sum(P[:, 0, 1] + m[:, 0] * m[:, 1])]])
+
+
 @pytest.mark.statistical
 def test_ppg_matches_kalman_on_full_covariance_model(lg3):
     model, theta, ys = lg3
-    rts = kalman.rts_smoother(ys, model.matrices(theta))
-    m, P = np.asarray(rts.means), np.asarray(rts.covs)
-    truth = np.concatenate([m.sum(0), [np.sum(P[:, 0, 1] + m[:, 0] * m[:, 1])]])
+    truth = _moments_truth(model, theta, ys)
     h = FlatFunctional(_h_moments)
     n_chains, sweeps = 100, 8
 

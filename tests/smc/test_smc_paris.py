@@ -72,8 +72,9 @@ def forward_smoothing(model, theta, ys, particles, nb=None):
 
 
 @pytest.mark.statistical
-def test_many_backward_draws_match_forward_smoothing(lg1):
-    model, theta, ys = lg1
+@pytest.mark.parametrize("fixture", ["lg1", "lg3"])
+def test_many_backward_draws_match_forward_smoothing(fixture, request):
+    model, theta, ys = request.getfixturevalue(fixture)
     ys = ys[:10]
     run = jax.jit(
         lambda k, nb: paris_pass(
@@ -88,7 +89,8 @@ def test_many_backward_draws_match_forward_smoothing(lg1):
     # (two-sided 6.3e-5 each, 1.3e-4 for the 2)
     z = np.abs(np.asarray(out.estimate) - np.asarray(exact)) / sd
     assert np.all(z < 4), (out.estimate, exact, sd)
-    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, worst |z| 1.4 (was rtol 2e-2)
+    # key sweep 2026-12-02 (shifts 0, 1000-5000): passed, worst |z| 1.4 (was rtol 2e-2); lg3
+    # (3-D, full covariances) added and swept 2026-12-02: passed
 
 
 @pytest.mark.statistical

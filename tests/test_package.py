@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,33 @@ def test_python_dash_m_entry_point():
         [sys.executable, "-m", "bayeskit", "bench", "nope"], capture_output=True, text=True
     )
     assert out.returncode == 2 and "invalid choice: 'nope'" in out.stderr
+
+
+def test_version_flag_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out == f"bayeskit {version}\n"
+
+
+def test_bench_help_lists_presets_with_measured_durations(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["bench", "--help"])
+    assert exit_.value.code == 0
+    table = capsys.readouterr().out.split("measured wall times", 1)[1].splitlines()[1:]
+    listed, method = {}, None
+    for line in table:
+        words = line.split()
+        if words[0] in cli.METHODS:
+            method, words = words[0], words[1:]
+        listed[method, words[0]] = " ".join(words[1:])
+    assert list(listed) == [(m, p) for m in cli.METHODS for p in cli.PRESETS]
+    assert listed["gp_pde", "quick"] == "221 s docs/gp_pde.md"
+    assert listed["thinning", "quick"] == "not measured"
+    for (method, preset), (took, source) in cli.MEASURED.items():
+        assert listed[method, preset] == f"{took} {source}"
+        assert took in (ROOT / source).read_text()  # quoted, not invented
 
 
 def test_load_benchmark_errors():

@@ -1,23 +1,34 @@
 """KT-Compress++: near-linear-time kernel thinning (Shetty, Dwivedi & Mackey, 2022).
 
-Compress(S, g) with |S| = 4^k returns S if |S| = 4^g; otherwise it compresses the four
-consecutive quarters of S recursively, concatenates the four outputs (2^(g+1) sqrt|S| points)
-and halves them. Compress++ then thins the 2^g sqrt(n) Compress points by 2^g with KT, giving
-sqrt(n) points. Halve is *symmetrised* KT(m = 1): kernel halving, KT-SWAP restricted to distinct
-points, then with probability 1/2 the complement, which keeps every halving unbiased.
+Compress(S, g) returns S if S is a base bucket; otherwise it compresses the four consecutive
+quarters of S recursively, concatenates the four outputs and halves them. With base buckets of
+``4^g`` points and ``|S| = 4^k`` it returns ``2^g sqrt|S|`` points, which Compress++ thins by
+``2^g`` with KT, giving ``sqrt(n)`` points. Halve is *symmetrised* KT(m = 1): kernel halving,
+KT-SWAP restricted to distinct points, then with probability 1/2 the complement, which keeps
+every halving unbiased.
 
 The recursion runs bottom-up: all subproblems of one level are halved at once (``vmap`` inside
 ``lax.map`` chunks, so the per-level kernel memory stays bounded).
 
-**Truncation rule.** With ``n' = 4^k`` the largest power of four <= n, Compress++ runs on the
-``n'`` rows picked by standard thinning from the end (every ``n // n'``-th row counted back from
-``n - 1``, as goodpoints does) and returns ``sqrt(n') = 2^k`` indices into the full input.
-If ``g + 1 >= k`` Compress would not reduce anything and plain KT with ``m = k`` runs instead
-(with the same key, so the output equals :func:`bayeskit.thinning.thin`).
+**Any n, every row used.** With ``k = floor(log4 n)`` Compress++ thins by ``2^k``, like
+``thin(key, x, k)``: about ``n / 2^k`` points, between ``sqrt(n)`` and ``2 sqrt(n)``. Compress
+runs ``L = k - g`` levels on ``4^L`` base buckets of ``B = n' / 4^L`` consecutive rows
+(``4^g <= B < 4^(g+1)``; ``B = 4^g`` when ``n = 4^k``, the paper's case), with
+``n' = n - (n mod 2^max(2L, k))`` so that every halving and the final KT are exact; the output
+has ``n' / 2^k`` points (still ``2^g`` times fewer than Compress returns). When ``n' < n`` the
+``r = n - n' < max(n / 4^g, sqrt(n))`` rows left out are drawn uniformly at random (from
+``key``): every row can be selected and the kept rows' measure ``P'`` is unbiased for the
+input's ``P``, with ``E MMD(P, P')^2 = r V / (n' (n - 1))``, ``V = mean_i k(x_i, x_i) -
+mean_ij k(x_i, x_j)`` (sampling without replacement). By the triangle inequality this adds at
+most ``sqrt(V / (4^g n'))`` in root mean square (``sqrt(V / n')`` if ``k < 2g``) to the
+``O(polylog(n) / sqrt(n'))`` error guarantee of Compress++ on the kept rows. If
+``L <= 1`` Compress would not reduce anything and plain KT with ``m = k`` runs on all ``n`` rows
+instead (same key, so the output equals :func:`bayeskit.thinning.thin`).
 
-**delta split** (paper, Theorem 4 / goodpoints.jax): with ``beta = k - g - 1``, a Halve on
-``l`` points uses ``delta l^2 / (4 n' 2^g (g + (beta + 1) 2^g))`` and the final thinning
-``delta g / (g + (beta + 1) 2^g)``.
+**delta split** (paper, Theorem 4 / goodpoints.jax): with ``D = g + L B / 2^g`` (the paper's
+``g + (beta + 1) 2^g``, ``beta = k - g - 1``, when ``B = 4^g``), a Halve on ``l`` points uses
+``delta l^2 / (4 n' 2^g D)`` and the final thinning ``delta g / D``: each level's halvings take
+``delta B / (2^g D)`` in all, so the failure probabilities sum to ``delta``.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from bayeskit.thinning.kt import (
     _split,
     _swap,
     _thin_core,
-    standard_thin,
+    iid,
     thin,
 )
 from bayeskit.thinning.split_kernels import default_kernel, split_kernel
@@ -67,13 +78,14 @@ def _halve_sym(key, x, idx, split_k, swap_k, delta):
     return idx[jnp.where(flip, rest, chosen)]
 
 
-def _compress_core(key, x, split_k, swap_k, g, k, delta):
+def _compress_core(key, x, split_k, swap_k, g, levels, delta):
     n = x.shape[0]
-    beta = k - g - 1
-    denom = g + (beta + 1) * 2**g
+    base = n // 4**levels
+    denom = g + levels * base / 2**g
     key_c, key_t = jax.random.split(key)
-    z = jnp.arange(n).reshape(n // 4**g, 4**g)
-    for level in range(g, k):
+    z = jnp.arange(n).reshape(4**levels, base)
+    # Levels are numbered from g so that n = 4^k keeps the keys (and output) of base 4^g.
+    for level in range(g, g + levels):
         groups = z.reshape(-1, 4 * z.shape[1])
         size = groups.shape[1]
         delta_h = delta * size**2 / (4 * n * 2**g * denom)
@@ -136,7 +148,7 @@ def compresspp(
     variant: str = "target",
     alpha: float | None = None,
 ) -> jax.Array:
-    """KT-Compress++: about sqrt(n) points with near-KT quality in O(4^g n log n) time.
+    """KT-Compress++: sqrt(n) to 2 sqrt(n) points, near-KT quality, O(4^g n log n) time.
 
     Args:
         key: PRNG key or int seed.
@@ -149,9 +161,10 @@ def compresspp(
         alpha: power for ``power`` / ``plus`` variants, as in :func:`bayeskit.thinning.thin`.
 
     Returns:
-        Integer array of shape ``(sqrt(n'),)`` with ``n'`` the largest power of four <= n
-        (truncation rule in the module docs): row indices into ``x`` (repeats possible only
-        from the final KT-SWAP).
+        Integer array of shape ``(n' // 2**k,)``: row indices into ``x``, with
+        ``4**k <= n < 4**(k + 1)`` and ``n' <= n`` the rows Compress++ runs on (``n' = n`` when
+        ``n`` is a power of four; "Any n" in the module docs). Every row is a possible pick;
+        repeats come only from the final KT-SWAP.
 
     Raises:
         ValueError: on non-finite or non-rank-2 ``x``, ``g < 0``, ``delta`` outside (0, 1], an
@@ -168,10 +181,14 @@ def compresspp(
     split_k = split_kernel(kernel, variant, alpha=alpha, dim=x.shape[1])
     n = x.shape[0]
     k = (n.bit_length() - 1) // 2  # 4**k <= n < 4**(k + 1)
-    keep = standard_thin(n, 4**k)
-    if g + 1 >= k:
-        sub = thin(key, x[keep], k, kernel, variant=variant, alpha=alpha, delta=delta)
-        return keep[sub]
+    levels = k - g
+    if levels <= 1:
+        return thin(key, x, k, kernel, variant=variant, alpha=alpha, delta=delta)
     swap_k = None if split_k is kernel else kernel
-    out = _compress_jit(as_key(key), x[keep], split_k, swap_k, g, k, delta)
-    return keep[out]
+    key = as_key(key)
+    n_used = n - n % 2 ** max(2 * levels, k)
+    if n_used == n:
+        return _compress_jit(key, x, split_k, swap_k, g, levels, delta)
+    key_keep, key = jax.random.split(key)
+    keep = iid(key_keep, n, n_used)
+    return keep[_compress_jit(key, x[keep], split_k, swap_k, g, levels, delta)]

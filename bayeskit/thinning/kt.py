@@ -324,6 +324,26 @@ def _check_m(m: Any, n: int) -> int:
     return m
 
 
+def _rounds(m: Any, size: Any, n: int) -> int:
+    """Halving rounds from exactly one of ``m`` and ``size``, where ``size = n // 2**m``."""
+    if (m is None) == (size is None):
+        got = "neither" if m is None else f"both (m={m!r}, size={size!r})"
+        raise ValueError(
+            "m, size: expected exactly one of m (halving rounds) and size (coreset size), "
+            f"got {got}"
+        )
+    if m is not None:
+        return _check_m(m, n)
+    size = check_int(size, "size", minimum=1)
+    sizes = [n >> j for j in range(n.bit_length())]  # n // 2**m for m = 0 .. floor(log2 n)
+    if size not in sizes:
+        raise ValueError(
+            f"size: expected n // 2**m for an integer m with n = {n}, i.e. one of "
+            f"{', '.join(map(str, sizes))}; got {size}"
+        )
+    return sizes.index(size)
+
+
 def _check_delta(delta: Any) -> float:
     check_in_range(delta, "delta", 0.0, 1.0, closed=(False, True))
     return float(delta)
@@ -493,9 +513,10 @@ def kt_swap_gram(kmat: Any, coresets: Any, *, unique: bool = False) -> jax.Array
 def thin(
     key: Any,
     x: Any,
-    m: int,
+    m: int | None = None,
     kernel: Kernel | None = None,
     *,
+    size: int | None = None,
     variant: str = "target",
     alpha: float | None = None,
     delta: float = 0.5,
@@ -504,6 +525,11 @@ def thin(
     block_size: int | None = None,
 ) -> jax.Array:
     """Kernel thinning: compress ``n`` points to ``n // 2**m`` with KT-SPLIT then KT-SWAP.
+
+    Give either the number of halving rounds ``m`` or the coreset size ``size``: each round
+    halves, so ``size`` must be ``n // 2**m`` for an integer ``m`` and gives the same result as
+    that ``m`` (KT-SPLIT uses the first ``2**m * size`` rows, KT-SWAP all ``n``). Any other
+    ``size`` raises an error that lists the valid sizes.
 
     The split kernel depends on ``variant`` (the swap always uses ``kernel``):
     ``"target"`` uses ``kernel``; ``"root"`` its square-root kernel; ``"power"`` its
@@ -514,8 +540,11 @@ def thin(
         key: PRNG key or int seed.
         x: points, shape ``(n, d)``, float32 or float64 (computations follow its dtype).
         m: halving rounds, ``0 <= m <= log2(n)``; ``m = log2(n) / 2`` gives ``sqrt(n)`` points.
+            Exactly one of ``m`` and ``size``.
         kernel: target kernel ``k(a, b) -> scalar``. ``None`` means a Gaussian kernel whose
             lengthscale is the median heuristic (see :func:`default_kernel`).
+        size: coreset size, one of ``n // 2**m`` for ``m = 0 .. floor(log2 n)`` (e.g. ``n = 1000``:
+            1000, 500, 250, 125, 62, 31, 15, 7, 3, 1). Exactly one of ``m`` and ``size``.
         variant: one of ``"target"``, ``"root"``, ``"power"``, ``"plus"``.
         alpha: power in [1/2, 1] for ``"power"`` / ``"plus"``; ``None`` means 1/2 (the root),
             an error for kernels without a root (Laplace, Matern with nu <= d/2).
@@ -528,19 +557,20 @@ def thin(
             0.7 GiB with ``block_size=1024``.
 
     Returns:
-        Integer array of shape ``(n // 2**m,)``: row indices into ``x``, in [0, n); duplicates
-        are possible unless ``unique=True``. ``m = 0`` returns ``arange(n)``.
+        Integer array of shape ``(n // 2**m,)`` (``(size,)``): row indices into ``x``, in
+        [0, n); duplicates are possible unless ``unique=True``. ``m = 0`` returns ``arange(n)``.
 
     Raises:
-        ValueError: on non-finite or non-rank-2 ``x``, ``2**m > n``, an unknown ``variant``,
+        ValueError: on non-finite or non-rank-2 ``x``, neither or both of ``m`` and ``size``,
+            ``2**m > n``, a ``size`` that is not ``n // 2**m``, an unknown ``variant``,
             ``delta`` outside (0, 1], a non-positive kernel parameter, or a variant the kernel
             has no closed form for.
-        TypeError: on non-bool ``swap`` / ``unique`` or a non-integer ``m``.
+        TypeError: on non-bool ``swap`` / ``unique`` or a non-integer ``m`` / ``size``.
 
     Reference: Dwivedi & Mackey (2021, 2022); Algorithms 1a, 1b.
     """
     x = _check_x(x)
-    m = _check_m(m, x.shape[0])
+    m = _rounds(m, size, x.shape[0])
     variant = check_choice(variant, "variant", VARIANTS)
     delta = _check_delta(delta)
     swap = check_bool(swap, "swap")

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from bayeskit.kernels import gram
+from bayeskit.thinning.split_kernels import default_kernel
 from bayeskit.validate import check_array, check_int, check_positive
 
 __all__ = ["mmd", "kernel_row_means"]
@@ -58,7 +59,7 @@ def _mmd_sq(kernel: Kernel, x: jax.Array, q: jax.Array, w: jax.Array, block: int
 
 def mmd(
     x: Any,
-    kernel: Kernel,
+    kernel: Kernel | None = None,
     *,
     idx: Any = None,
     y: Any = None,
@@ -75,6 +76,9 @@ def mmd(
     Args:
         x: input points, shape ``(n, d)``.
         kernel: ``k(a, b) -> scalar`` on single points, e.g. ``bayeskit.kernels.Gaussian()``.
+            ``None`` means :func:`bayeskit.thinning.default_kernel` of ``x``, the kernel that
+            :func:`bayeskit.thinning.thin` and :func:`bayeskit.thinning.compresspp` use by
+            default, so ``mmd(x, idx=thin(key, x, m))`` scores a coreset in its own kernel.
         idx: integer row indices into ``x``, shape ``(s,)``, values in ``[0, n)``.
         y: other points, shape ``(s, d)``; exclusive with ``idx``.
         weights: non-negative weights of Q's points, shape ``(s,)``, not all zero.
@@ -85,13 +89,18 @@ def mmd(
 
     Raises:
         ValueError: if ``x`` is not a finite rank-2 array, ``idx`` and ``y`` are both given,
-            ``idx`` is out of range, ``y`` has the wrong width, or ``weights`` are negative,
-            all zero or of the wrong length.
+            ``idx`` is out of range, ``y`` has the wrong width, ``weights`` are negative,
+            all zero or of the wrong length, or (``kernel=None``) all rows of ``x`` coincide.
+        TypeError: if ``kernel`` is neither callable nor ``None``, or ``idx`` is not integer.
 
     Reference: Gretton et al. (2012), eq. (3); Dwivedi & Mackey (2021), eq. (1).
     """
     x = check_array(x, "x", ndim=2)
     block_size = check_int(block_size, "block_size", minimum=1)
+    if kernel is None:
+        kernel = default_kernel(x)
+    elif not callable(kernel):
+        raise TypeError(f"kernel: expected a callable k(a, b) or None, got {type(kernel).__name__}")
     if idx is not None and y is not None:
         raise ValueError("idx, y: pass at most one of idx and y, got both")
     if idx is not None:

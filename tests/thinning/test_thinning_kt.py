@@ -163,6 +163,14 @@ def test_swap_never_increases_mmd():
     assert np.array_equal(np.asarray(on_x), np.asarray(kt_swap_gram(jnp.asarray(kmat), cs)))
 
 
+def test_size_is_the_coreset_size_of_m_rounds(small):
+    x, kern = small  # n = 96: sizes 96 // 2**m = 96, 48, 24, 12, 6, 3, 1
+    by_size = np.asarray(thin(5, x, kernel=kern, size=12))
+    assert by_size.shape == (12,)
+    assert np.array_equal(by_size, np.asarray(thin(5, x, 3, kern)))
+    assert np.array_equal(np.asarray(thin(5, x[:95], kernel=kern, size=95)), np.arange(95))
+
+
 def test_scaling_split_kernel_leaves_split_unchanged(small):
     x, _ = small
     a = kt_split(4, x, 3, Gaussian(lengthscale=2.0))
@@ -302,6 +310,20 @@ def test_thin_bad_inputs(small):
         thin(0, x, 2.0, kern)
     with pytest.raises(ValueError, match="block_size: expected an integer >= 2"):
         thin(0, x, 2, kern, block_size=1)
+    with pytest.raises(ValueError, match="m, size: expected exactly one .* got neither"):
+        thin(0, x, kernel=kern)
+    with pytest.raises(ValueError, match=r"m, size: .* got both \(m=3, size=12\)"):
+        thin(0, x, 3, kern, size=12)
+    with pytest.raises(
+        ValueError, match="size: expected n // 2\\*\\*m .* 96, 48, 24, 12, 6, 3, 1; got 10"
+    ):
+        thin(0, x, kernel=kern, size=10)
+    with pytest.raises(ValueError, match="size: expected n // 2\\*\\*m .* got 192"):
+        thin(0, x, kernel=kern, size=192)
+    with pytest.raises(ValueError, match="size: expected an integer >= 1, got 0"):
+        thin(0, x, kernel=kern, size=0)
+    with pytest.raises(TypeError, match="size: expected an integer, got float"):
+        thin(0, x, kernel=kern, size=12.0)
 
 
 def test_split_swap_and_baseline_bad_inputs(small):

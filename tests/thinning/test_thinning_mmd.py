@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bayeskit.kernels import Gaussian
-from bayeskit.thinning import mmd
+from bayeskit.thinning import default_kernel, mmd, thin
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,18 @@ def test_mmd_zero_for_the_input_itself(data):
     assert np.isfinite(mmd(x.astype(np.float32), kern, y=x.astype(np.float32)))
 
 
+def test_mmd_defaults_to_the_kernel_thin_uses(data):
+    x, y = data
+    with jax.enable_x64(True):
+        kern = default_kernel(x)
+        idx = thin(0, x, 2)  # kernel=None: thin's default
+        assert np.array_equal(np.asarray(idx), np.asarray(thin(0, x, 2, kern)))
+        assert mmd(x, idx=idx) == mmd(x, kern, idx=idx)
+        assert mmd(x, y=y) == mmd(x, kern, y=y)
+        # the median-heuristic lengthscale scales with the data (a fixed default would not)
+        assert mmd(3 * x, y=3 * y) == pytest.approx(mmd(x, y=y), rel=1e-10)
+
+
 def test_mmd_bad_inputs(data):
     x, y = data
     kern = Gaussian(lengthscale=1.5)
@@ -64,3 +76,9 @@ def test_mmd_bad_inputs(data):
         mmd(np.full((3, 2), np.inf), kern)
     with pytest.raises(ValueError, match="x: expected an array of rank 2"):
         mmd(jnp.ones(3), kern)
+    with pytest.raises(
+        TypeError, match="kernel: expected a callable k\\(a, b\\) or None, got float"
+    ):
+        mmd(x, 1.5)
+    with pytest.raises(ValueError, match="x: the median inter-point distance is zero"):
+        mmd(np.ones((4, 2)))

@@ -34,7 +34,6 @@ import numpy as np
 import optax
 
 from bayeskit import fbm
-from bayeskit.fbm.benchmark import bridge_exact_std
 
 SMALL = os.environ.get("BAYESKIT_SMALL") == "1"
 
@@ -78,7 +77,14 @@ bridge = fbm.fit(1, model, bridge_data, steps=steps, dt=dt, batch_size=32, optim
 paths = bridge.sample_paths(2, 512 if SMALL else 4096)
 x = np.asarray(paths.x[0, :, :, 0])
 tt = np.asarray(paths.times)
-exact_std = bridge_exact_std(bridge.model.sde, tt, 0.1)
+# the model is linear, so the Kalman smoother of the augmented MA-fBM state gives the exact law
+exact = fbm.mafbm_smoother(
+    np.asarray(bridge_data.times),
+    np.asarray(bridge_data.values)[..., 0],
+    query_times=tt,
+    **fbm.linear_parameters(bridge.model),
+)
+exact_std = exact.std[0]
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(tt, x[:20].T, color="gray", lw=0.5)
@@ -187,7 +193,9 @@ key_numbers = {
     "hurst_mafbm_mle_h03": float(by_h[0.3][2]),
     "hurst_vi_h03": float(by_h[0.3][3]),
     "hurst_vi_h07": float(by_h[0.7][3]),
-    "elbo_gap_per_obs": float(rows_arr[:, 4].mean()),
+    # the ELBO itself, not its gap to the exact log-likelihood: the gap (~1e-4 nats) is a difference
+    # of two numbers ~1e4 times larger, so its float32 rounding differs from CPU to CPU by ~1%
+    "elbo_per_obs_h03": float(-np.asarray(fits[0.3][0].losses)[-1] / n_obs),
 }
 for name, value in key_numbers.items():
     print(f"{name:28s} {value:.6g}")

@@ -33,7 +33,6 @@ import numpy as np
 import optax
 
 from bayeskit import smc
-from bayeskit.smc.benchmark import h_sxx, lgssm_1d, lgssm_2d
 
 SMALL = os.environ.get("BAYESKIT_SMALL") == "1"
 T = 50 if SMALL else 500
@@ -47,10 +46,20 @@ N = 20 if SMALL else 50
 # $k = k_0 + (k - k_0)$ runs (the same number of particle passes as PPG), and PPG with $k_0 = 3$
 # burn-in sweeps and $k - k_0 = 6$ averaged sweeps.
 
+
 # %%
+def h_sxx(t, x_prev, x, y, theta):
+    """(sum x_t, sum x_t x_{t+1}); x_prev is None at t = 0 (the initial term)."""
+    if x_prev is None:
+        return jnp.stack([x[0], jnp.zeros_like(x[0])])
+    return jnp.stack([x[0], x_prev[0] * x[0]])
+
+
 K0, KK = 3, 6
 with jax.enable_x64(True):
-    model, theta = lgssm_1d()
+    rho = 0.9
+    model = smc.linear_gaussian(1, P0=jnp.array([[1.0 / (1.0 - rho**2)]]))  # stationary start
+    theta = {"A": jnp.array([[rho]]), "log_q": jnp.zeros(1), "log_r": jnp.zeros(1)}
     _, ys = smc.simulate(0, model, theta, T)
     truth = float(smc.smoothed_sums(smc.rts_smoother(ys, model.matrices(theta)))[1][0, 0])
     keys = jax.random.split(jax.random.key(1), R * (K0 + KK))
@@ -103,7 +112,13 @@ from scipy.optimize import minimize  # noqa: E402
 
 T2, STEPS = (100, 25) if SMALL else (1000, 400)
 with jax.enable_x64(True):
-    model2, theta2 = lgssm_2d()
+    c, s = np.cos(0.3), np.sin(0.3)  # A = 0.9 R(0.3), a damped rotation; Q = R = 0.1 I
+    model2 = smc.linear_gaussian(2)
+    theta2 = {
+        "A": 0.9 * jnp.array([[c, -s], [s, c]]),
+        "log_q": jnp.full(2, np.log(0.1)),
+        "log_r": jnp.full(2, np.log(0.1)),
+    }
     _, ys2 = smc.simulate(3, model2, theta2, T2)
     theta0 = {"A": 0.5 * jnp.eye(2), "log_q": jnp.full(2, -1.2), "log_r": jnp.full(2, -1.2)}
     v0, unravel = ravel_pytree(theta0)

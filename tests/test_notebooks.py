@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 # Set to 1 to write the numbers a run gives as the new record (after a deliberate change).
 RECORD = os.environ.get("BAYESKIT_RECORD_NOTEBOOK_NUMBERS") == "1"
-# Same lock, same keys, same machine kind: two runs here gave bit-identical numbers. 1e-6 leaves
-# room for rounding-order changes only (e.g. other SIMD widths on another CPU); a new key, a new
-# dependency version or a changed algorithm moves every recorded number by far more.
-RTOL = 1e-6
+# Same lock, same keys, same machine kind: two runs here gave bit-identical numbers. On another
+# CPU kind (other SIMD widths) the rounding order changes, and float32 training amplifies it:
+# 100 Adam steps moved the fbm notebook's VI Hurst estimate by 1.2e-6 relative (2026-12-02), so
+# 1e-5 (about 80 float32 ulps); a new key, a new dependency version or a changed algorithm moves
+# every recorded number by far more (1e-3 and up).
+RTOL = 1e-5
 # Appended to the executed notebook: prints its `key_numbers` dict at full precision.
 _DUMP = "import json as _json\nprint(_json.dumps({k: float(v) for k, v in key_numbers.items()}))"
 

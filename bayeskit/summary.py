@@ -12,7 +12,11 @@ from typing import Any, NamedTuple
 
 import arviz as az
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from bayeskit.random import as_key
+from bayeskit.validate import check_int
 
 __all__ = ["to_inference_data", "weighted_summary", "WeightedSummary", "summarize"]
 
@@ -53,12 +57,24 @@ def _check_chain_draw(groups: dict[str, dict[str, np.ndarray]]) -> None:
                 )
 
 
+def _as_data_dict(group: Any, group_name: str) -> dict[str, np.ndarray]:
+    if not isinstance(group, Mapping):
+        raise TypeError(
+            f"{group_name}: expected a dict of name -> array, got {type(group).__name__}"
+        )
+    for name in group:
+        if not isinstance(name, str):
+            raise TypeError(f"{group_name}: variable names must be strings, got {name!r}")
+    return {k: np.asarray(jax.device_get(v)) for k, v in group.items()}
+
+
 def to_inference_data(
-    draws: Mapping[str, Any],
+    draws: Mapping[str, Any] | None,
     *,
     sample_stats: Mapping[str, Any] | None = None,
     log_likelihood: Mapping[str, Any] | None = None,
     observed_data: Mapping[str, Any] | None = None,
+    constant_data: Mapping[str, Any] | None = None,
     coords: Mapping[str, Any] | None = None,
     dims: Mapping[str, Sequence[str]] | None = None,
     attrs: Mapping[str, Any] | None = None,
@@ -66,38 +82,52 @@ def to_inference_data(
     """Build an ArviZ ``InferenceData`` from draws shaped ``(chain, draw, ...)``.
 
     Args:
-        draws: posterior variables, each an array of shape ``(chain, draw, *event)``.
+        draws: posterior variables, each an array of shape ``(chain, draw, *event)``; ``None``
+            for a result that holds no draws (a point solution), which then needs
+            ``observed_data`` or ``constant_data`` and allows no per-draw group.
         sample_stats: per-draw statistics (e.g. ``diverging``, ``lp``), same leading shape.
         log_likelihood: pointwise log-likelihood arrays, same leading shape (for ``az.loo``).
         observed_data: observed arrays of any shape.
+        constant_data: fixed (not sampled) arrays of any shape, e.g. inputs or a point solution.
         coords, dims: as in ``arviz.from_dict``, to name event dimensions.
         attrs: metadata stored in ``idata.attrs``.
 
     Returns:
-        ``arviz.InferenceData`` with groups ``posterior`` and whichever others were given.
+        ``arviz.InferenceData`` with group ``posterior`` (unless ``draws`` is ``None``) and
+        whichever others were given.
 
     Raises:
-        TypeError: if a group is not a dict of arrays.
-        ValueError: for an array of rank < 2 or a (chain, draw) mismatch between variables.
+        TypeError: if a group is not a dict of arrays with string names.
+        ValueError: for an array of rank < 2 or a (chain, draw) mismatch between variables, or
+            ``draws=None`` with a per-draw group or with neither data group.
     """
-    groups = {"draws": _as_draw_dict(draws, "draws")}
+    groups = {}
+    if draws is None:
+        if sample_stats is not None or log_likelihood is not None:
+            raise ValueError(
+                "draws: expected a dict of draws when sample_stats or log_likelihood is given, "
+                "got None"
+            )
+        if observed_data is None and constant_data is None:
+            raise ValueError(
+                "draws: got None and no observed_data or constant_data; nothing to convert"
+            )
+    else:
+        groups["draws"] = _as_draw_dict(draws, "draws")
     if sample_stats is not None:
         groups["sample_stats"] = _as_draw_dict(sample_stats, "sample_stats")
     if log_likelihood is not None:
         groups["log_likelihood"] = _as_draw_dict(log_likelihood, "log_likelihood")
     _check_chain_draw(groups)
-    observed = None
-    if observed_data is not None:
-        if not isinstance(observed_data, Mapping):
-            raise TypeError(
-                f"observed_data: expected a dict of name -> array, got {type(observed_data).__name__}"
-            )
-        observed = {k: np.asarray(jax.device_get(v)) for k, v in observed_data.items()}
+    data = {
+        name: None if group is None else _as_data_dict(group, name)
+        for name, group in (("observed_data", observed_data), ("constant_data", constant_data))
+    }
     return az.from_dict(
-        posterior=groups["draws"],
+        posterior=groups.get("draws"),
         sample_stats=groups.get("sample_stats"),
         log_likelihood=groups.get("log_likelihood"),
-        observed_data=observed,
+        **data,
         coords=dict(coords) if coords is not None else None,
         dims=dict(dims) if dims is not None else None,
         attrs=dict(attrs) if attrs is not None else None,
@@ -105,7 +135,7 @@ def to_inference_data(
 
 
 class WeightedSummary(NamedTuple):
-    """Summary of weighted particles.
+    """Summary of weighted particles, with the particles it summarises.
 
     Attributes:
         mean: weighted mean, shape ``event``.
@@ -113,6 +143,8 @@ class WeightedSummary(NamedTuple):
         quantiles: weighted quantiles, shape ``(n_quantiles, *event)``.
         quantile_levels: the levels, shape ``(n_quantiles,)``.
         ess: Kish effective sample size ``1 / sum(w_i^2)`` for normalised weights (scalar).
+        values: the particles, float64, shape ``(n, *event)``.
+        weights: their normalised weights, float64, shape ``(n,)``, summing to 1.
     """
 
     mean: np.ndarray
@@ -120,6 +152,42 @@ class WeightedSummary(NamedTuple):
     quantiles: np.ndarray
     quantile_levels: np.ndarray
     ess: float
+    values: np.ndarray
+    weights: np.ndarray
+
+    def to_inference_data(self, key: Any = 0, *, chains: int = 4, draws: int | None = None):
+        """ArviZ ``InferenceData`` of the particles, resampled to equal weights.
+
+        ArviZ's posterior has no weights, and unweighted particles would give wrong means, so
+        the posterior holds i.i.d. multinomial resamples: draw ``(c, d)`` is particle
+        ``particle_index[c, d]``, chosen with probability ``weights``. Same key, same draws.
+        ArviZ's statistics then estimate the weighted ones, up to resampling noise; its
+        ``ess_*`` and ``mcse_*`` describe the i.i.d. resamples, not the particle approximation,
+        whose Kish ESS is kept in ``attrs["kish_ess"]``.
+
+        Args:
+            key: PRNG key or int seed for the resampling.
+            chains: chains ``>= 1`` to split the resamples into (R-hat needs 2; they are i.i.d.,
+                so R-hat is about 1 by construction).
+            draws: resamples per chain ``>= 1``; default ``n``, the number of particles.
+
+        Returns:
+            ``arviz.InferenceData`` with posterior ``x`` of shape ``(chains, draws, *event)``
+            and sample stats ``particle_index`` of shape ``(chains, draws)``.
+
+        Raises:
+            ValueError: if ``chains`` or ``draws`` is not an integer ``>= 1``.
+        """
+        chains = check_int(chains, "chains", minimum=1)
+        n = self.weights.shape[0]
+        draws = n if draws is None else check_int(draws, "draws", minimum=1)
+        idx = jax.random.choice(as_key(key), n, (chains, draws), p=jnp.asarray(self.weights))
+        idx = np.asarray(jax.device_get(idx))
+        return to_inference_data(
+            {"x": self.values[idx]},
+            sample_stats={"particle_index": idx},
+            attrs={"kish_ess": self.ess, "resampling": "multinomial"},
+        )
 
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -186,6 +254,8 @@ def weighted_summary(
         quantiles=_weighted_quantiles(vals, w, levels),
         quantile_levels=levels,
         ess=float(1.0 / np.sum(w**2)),
+        values=vals,
+        weights=w,
     )
 
 

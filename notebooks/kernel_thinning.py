@@ -79,14 +79,15 @@ print(f"{n} draws of a {2 + 8}-dimensional posterior")
 
 # %% [markdown]
 # ## 2. Compress to $\sqrt n$ points
-# `thin_inference_data` concatenates the chains, standardises every coordinate, and runs target
-# KT with a Gaussian kernel whose bandwidth comes from the median heuristic. The result is an
-# `InferenceData` with one chain, so ArviZ works on it as usual.
+# `thin_inference_data` standardises every coordinate (over all chains), then thins each chain
+# with target KT and a Gaussian kernel whose bandwidth comes from the median heuristic. The
+# result is an `InferenceData` with the same chains, each $2^m$ times shorter, and the other
+# groups (sample stats, log-likelihood, observed data) kept, so ArviZ's R-hat still works.
 
 # %%
 m = int(np.log2(n)) // 2
 coreset = thinning.thin_inference_data(jax.random.key(1), idata, m)
-size = coreset.posterior.sizes["draw"]
+size = coreset.posterior.sizes["chain"] * coreset.posterior.sizes["draw"]
 print(f"coreset of {size} draws (m = {m} halving rounds)")
 
 # %% [markdown]
@@ -101,7 +102,7 @@ flat = np.concatenate(
 std = (flat - flat.mean(0)) / flat.std(0)
 kernel = thinning.default_kernel(std)
 idx = {
-    "kernel thinning": coreset.sample_stats["thin_index"].values[0],
+    "kernel thinning": coreset.sample_stats["thin_index"].values.ravel(),
     "i.i.d.": np.asarray(thinning.iid(jax.random.key(2), n, size)),
     "standard thinning": np.asarray(thinning.standard_thin(n, size)),
 }

@@ -127,3 +127,113 @@ def test_summarize_accepts_inference_data_and_result_objects():
     assert list(summarize(idata, kind="diagnostics").columns)[-1] == "r_hat"
     with pytest.raises(TypeError, match="obj: expected an arviz.InferenceData"):
         summarize(np.zeros((2, 10)))
+
+
+def test_to_inference_data_without_draws_holds_constant_data():
+    idata = to_inference_data(
+        None,
+        constant_data={"u": np.arange(6.0).reshape(2, 3)},
+        coords={"x0": [0.0, 1.0], "x1": [0.0, 0.5, 1.0]},
+        dims={"u": ["x0", "x1"]},
+    )
+    assert idata.groups() == ["constant_data"]
+    assert idata.constant_data["u"].dims == ("x0", "x1")
+    np.testing.assert_array_equal(idata.constant_data["u"].values, np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="draws: expected a dict of draws when sample_stats"):
+        to_inference_data(None, sample_stats={"lp": np.zeros((2, 5))}, constant_data={"u": 1.0})
+    with pytest.raises(ValueError, match="draws: got None and no observed_data or constant_data"):
+        to_inference_data(None)
+    with pytest.raises(TypeError, match="constant_data: expected a dict"):
+        to_inference_data(None, constant_data=np.zeros(3))
+    with pytest.raises(TypeError, match="constant_data: variable names must be strings"):
+        to_inference_data(None, constant_data={0: np.zeros(3)})
+
+
+def test_weighted_summary_inference_data_resamples_the_particles():
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(10, 2))
+    log_w = np.log(np.arange(1.0, 10.0))
+    log_w = np.concatenate([[-np.inf], log_w])  # particle 0 has weight zero
+    s = weighted_summary(values, log_w)
+    np.testing.assert_array_equal(s.values, values)
+    np.testing.assert_allclose(s.weights, np.arange(10.0) / 45.0, rtol=1e-14)
+    idata = s.to_inference_data(7)
+    assert idata.posterior["x"].shape == (4, 10, 2)  # as many draws per chain as particles
+    idx = idata.sample_stats["particle_index"].values
+    np.testing.assert_array_equal(idata.posterior["x"].values, values[idx])
+    assert np.all(idx > 0)  # a zero-weight particle is never drawn
+    assert idata.attrs["kish_ess"] == s.ess
+    again = s.to_inference_data(7)
+    np.testing.assert_array_equal(again.sample_stats["particle_index"].values, idx)
+    table = summarize(s, kind="stats", round_to="none")  # default key 0
+    draws = s.to_inference_data(0).posterior["x"].values.reshape(-1, 2)
+    np.testing.assert_allclose(table["mean"].values, draws.mean(0), rtol=1e-12)
+    one = weighted_summary(values, np.where(np.arange(10) == 3, 0.0, -np.inf))
+    single = one.to_inference_data(1, chains=2, draws=5).posterior["x"].values
+    np.testing.assert_array_equal(single, np.broadcast_to(values[3], (2, 5, 2)))
+    with pytest.raises(ValueError, match="chains: expected an integer >= 1"):
+        s.to_inference_data(0, chains=0)
+    with pytest.raises(TypeError, match="draws: expected an integer"):
+        s.to_inference_data(0, draws=2.5)
+
+
+@pytest.mark.statistical
+def test_weighted_summary_resamples_follow_the_weights():
+    # key sweep pending: |z| < 5 has p = 6e-7 per coordinate for i.i.d. resamples
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(2000, 2))
+    s = weighted_summary(values, values[:, 0])  # exponential tilt: weighted mean of x0 near 1
+    draws = s.to_inference_data(seed(1)).posterior["x"].values.reshape(-1, 2)
+    # 4 x 2000 i.i.d. resamples: the mean's sd is the weighted sd / sqrt(8000)
+    assert np.all(np.abs(draws.mean(0) - s.mean) < 5 * s.sd / np.sqrt(draws.shape[0]))
+
+
+def test_gp_solution_inference_data_holds_the_grid_values():
+    from bayeskit.gp_pde import spectral
+    from bayeskit.gp_pde.problems import PDEProblem, Term, source_from_exact
+    from bayeskit.gp_pde.solver import GPSolution, SolveInfo, Trace
+
+    def ex(x):
+        return jnp.sin(jnp.pi * x[0]) * jnp.sin(jnp.pi * x[1])
+
+    terms = (Term(1.0, 0, 2), Term(1.0, 1, 2))
+    prob = PDEProblem(
+        "tiny", ((0.0, 1.0), (0.0, 2.0)), (6, 5), terms, source_from_exact(ex, terms), ex
+    )
+    rng = np.random.default_rng(6)
+
+    # The conversion reads the grid values and nodes only; a hand-built solution spares the
+    # ~15 s compile of a real solve (whose values are tested in tests/gp_pde).
+    def solution(values, extra=None):
+        return GPSolution(
+            kernel="student_t",
+            problem=prob,
+            axes=prob.axes(),
+            values=jnp.asarray(values),
+            alpha=jnp.asarray(values),
+            params=spectral.init_params(2, 1, 1.0),
+            log_tau=jnp.zeros(()),
+            log_v=jnp.zeros(()),
+            trace=Trace(np.zeros(1), np.zeros(1), np.full(1, np.nan)),
+            info=SolveInfo(0.0, True),
+            jitter=1e-6,
+            extra=extra,
+        )
+
+    first, second = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
+    sol = solution(first)
+    idata = sol.to_inference_data()
+    assert idata.groups() == ["constant_data"]  # a point solution: no posterior to summarise
+    u = idata.constant_data["u"]
+    assert u.dims == ("x0", "x1") and u.shape == (6, 5)
+    np.testing.assert_array_equal(u.values, np.asarray(sol.values))
+    np.testing.assert_array_equal(u["x0"].values, np.asarray(sol.axes[0]))
+    np.testing.assert_array_equal(u["x1"].values, np.asarray(sol.axes[1]))
+    assert idata.attrs["problem"] == "tiny" and idata.attrs["kernel"] == "student_t"
+    same = az.convert_to_inference_data(idata)
+    assert same.constant_data.equals(idata.constant_data)
+    # with the extra GP of the two-stage refinement the grid values are the sum of both GPs'
+    summed = solution(first, extra=solution(second)).to_inference_data().constant_data["u"]
+    np.testing.assert_array_equal(
+        summed.values, np.asarray(jnp.asarray(first)) + np.asarray(jnp.asarray(second))
+    )

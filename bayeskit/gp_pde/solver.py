@@ -46,6 +46,7 @@ from bayeskit.gp_pde import kronecker as kr
 from bayeskit.gp_pde import spectral as sp
 from bayeskit.gp_pde.problems import NONLINEARITIES, PDEProblem, boundary_mask
 from bayeskit.random import as_key
+from bayeskit.summary import to_inference_data
 from bayeskit.validate import check_bool, check_choice, check_finite, check_int, check_positive
 
 __all__ = ["Trace", "GPSolution", "SolveInfo", "solve", "objective", "objective_dense", "METHODS"]
@@ -674,6 +675,35 @@ class GPSolution(eqx.Module):
             truth = self.problem.exact_values(axes)
             pred = self.predict_grid(axes)
             return float(jnp.linalg.norm(pred - truth) / jnp.linalg.norm(truth))
+
+    def to_inference_data(self):
+        """ArviZ ``InferenceData`` with the solution's grid values as ``constant_data``.
+
+        GP-HM finds a point solution (a mode of Eq. 14 over the grid values and the
+        hyperparameters), not posterior draws, so there is no ``posterior`` group: the result
+        only hands the solution to ArviZ/xarray tooling with named grid coordinates. With the
+        extra GP the grid values are the sum of both GPs' (both live on the same grid).
+
+        Returns:
+            ``arviz.InferenceData`` with ``constant_data.u`` of shape ``problem.grid`` (float64),
+            dimensions ``x0, ..., x{d-1}`` whose coordinates are the grid nodes ``axes``, and
+            ``attrs`` naming the kernel and the problem.
+        """
+        values = np.asarray(self.values)
+        if self.extra is not None:
+            values = values + np.asarray(self.extra.values)
+        names = [f"x{j}" for j in range(self.problem.ndim)]
+        return to_inference_data(
+            None,
+            constant_data={"u": values},
+            coords={n: np.asarray(a) for n, a in zip(names, self.axes)},
+            dims={"u": names},
+            attrs={
+                "method": "GP-HM (Fang et al. 2024)",
+                "kernel": self.kernel,
+                "problem": self.problem.name,
+            },
+        )
 
     def spectrum(self, prune_ratio: float = 1e-3) -> sp.Spectrum:
         """Learned weights, frequencies (cycles per unit length) and scales per dimension, with

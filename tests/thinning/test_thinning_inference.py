@@ -1,4 +1,6 @@
-"""Tests for bayeskit.thinning.inference: thinning an ArviZ InferenceData."""
+"""Tests for bayeskit.thinning.inference: thinning an ArviZ InferenceData chain by chain."""
+
+import warnings
 
 import arviz as az
 import numpy as np
@@ -12,36 +14,84 @@ from bayeskit.thinning import thin_inference_data
 def idata():
     rng = np.random.default_rng(0)
     draws = {"mu": rng.normal(size=(2, 64)), "beta": rng.normal(3.0, 10.0, size=(2, 64, 2))}
-    return to_inference_data(draws, coords={"coef": ["a", "b"]}, dims={"beta": ["coef"]})
-
-
-def test_coreset_is_one_chain_of_original_draws(idata):
-    out = thin_inference_data(0, idata, 3)
-    post = out.posterior
-    assert post.sizes["chain"] == 1 and post.sizes["draw"] == 16
-    assert list(post["beta"].coords["coef"].values) == ["a", "b"]
-    idx = out.sample_stats["thin_index"].values[0]
-    flat_beta = idata.posterior["beta"].values.reshape(128, 2)
-    np.testing.assert_array_equal(post["beta"].values[0], flat_beta[idx])
-    np.testing.assert_array_equal(
-        post["mu"].values[0], idata.posterior["mu"].values.reshape(128)[idx]
+    return to_inference_data(
+        draws,
+        sample_stats={"lp": rng.normal(size=(2, 64))},
+        log_likelihood={"y": rng.normal(size=(2, 64, 5))},
+        observed_data={"y": np.arange(5.0)},
+        constant_data={"x": np.linspace(0.0, 1.0, 5)},
+        coords={"coef": ["a", "b"]},
+        dims={"beta": ["coef"]},
+        attrs={"source": "test"},
     )
-    summary = az.summary(out, kind="stats")
+
+
+def test_each_chain_is_thinned_and_paired_groups_follow(idata):
+    out = thin_inference_data(0, idata, 3)
+    assert set(out.groups()) == set(idata.groups())
+    post = out.posterior
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 8
+    assert list(post["beta"].coords["coef"].values) == ["a", "b"]
+    idx = out.sample_stats["thin_index"].values
+    assert idx.shape == (2, 8)
+    # flat index chain * 64 + draw: chain c keeps its own draws, in MCMC order
+    assert np.all(idx[0] < 64) and np.all(idx[1] >= 64)
+    assert np.all(np.diff(idx, axis=1) >= 0)
+
+    def rows(group, name):
+        arr = idata[group][name].values
+        return arr.reshape(128, *arr.shape[2:])[idx]
+
+    np.testing.assert_array_equal(post["beta"].values, rows("posterior", "beta"))
+    np.testing.assert_array_equal(post["mu"].values, rows("posterior", "mu"))
+    np.testing.assert_array_equal(out.log_likelihood["y"].values, rows("log_likelihood", "y"))
+    np.testing.assert_array_equal(out.sample_stats["lp"].values, rows("sample_stats", "lp"))
+    assert out.observed_data.equals(idata.observed_data)
+    assert out.constant_data.equals(idata.constant_data)
+    assert out.attrs["source"] == "test" and out.attrs["thinning_m"] == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # two chains of 8 draws: no shape warning from ArviZ
+        summary = az.summary(out)
     assert set(summary.index) == {"mu", "beta[a]", "beta[b]"}
+    assert np.all(np.isfinite(summary["r_hat"]))
+    assert np.all(np.isfinite(az.rhat(out).to_array().values))
 
 
-def test_var_names_subset(idata):
-    out = thin_inference_data(1, idata, 2, var_names=["mu"], unique=True)
-    assert list(out.posterior.data_vars) == ["mu"]
-    assert len(np.unique(out.sample_stats["thin_index"].values)) == 32
+def test_same_key_same_coreset_and_var_names_subset(idata):
+    a = thin_inference_data(1, idata, 2, var_names=["mu"], unique=True)
+    b = thin_inference_data(1, idata, 2, var_names=["mu"], unique=True)
+    assert list(a.posterior.data_vars) == ["mu"]
+    idx = a.sample_stats["thin_index"].values
+    np.testing.assert_array_equal(idx, b.sample_stats["thin_index"].values)
+    assert all(len(np.unique(row)) == 16 for row in idx)
+
+
+def test_prior_group_thins_its_own_side():
+    rng = np.random.default_rng(3)
+    prior = az.from_dict(
+        prior={"mu": rng.normal(size=(2, 16))},
+        prior_predictive={"y": rng.normal(size=(2, 16, 3))},
+        posterior={"mu": rng.normal(size=(2, 32))},
+    )
+    out = thin_inference_data(0, prior, 1, group="prior")
+    idx = out.sample_stats_prior["thin_index"].values
+    flat_y = prior.prior_predictive["y"].values.reshape(32, 3)
+    np.testing.assert_array_equal(out.prior_predictive["y"].values, flat_y[idx])
+    assert out.posterior.equals(prior.posterior)
 
 
 def test_thin_inference_data_bad_inputs(idata):
-    with pytest.raises(ValueError, match="group: expected one of"):
+    with pytest.raises(ValueError, match=r"group: expected one of \['posterior', 'log_likelih"):
         thin_inference_data(0, idata, 2, group="prior")
+    with pytest.raises(ValueError, match="group: expected one of"):
+        thin_inference_data(0, idata, 2, group="observed_data")
     with pytest.raises(ValueError, match="var_names: expected variables of"):
         thin_inference_data(0, idata, 2, var_names=["sigma"])
     with pytest.raises(TypeError, match="idata: expected an arviz.InferenceData"):
         thin_inference_data(0, {"mu": 1}, 2)
-    with pytest.raises(ValueError, match="m: 2\\*\\*m = 256 exceeds"):
-        thin_inference_data(0, idata, 8)
+    with pytest.raises(ValueError, match=r"m: 2\*\*m = 128 exceeds the 64 draws per chain"):
+        thin_inference_data(0, idata, 7)
+    bad = idata.copy()
+    bad.log_likelihood = bad.log_likelihood.isel(draw=slice(0, 10))
+    with pytest.raises(ValueError, match=r"idata: group 'log_likelihood' has \(chain, draw\)"):
+        thin_inference_data(0, bad, 2)

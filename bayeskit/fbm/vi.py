@@ -31,12 +31,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._progress import progress_range, show_progress
 from bayeskit.fbm.guide import Guide, is_linear, linear_guide
 from bayeskit.fbm.mafbm import SCHEMES, check_positive_scalar
 from bayeskit.fbm.sde import Control, FractionalSDE, SimResult, simulate_path
 from bayeskit.random import as_key
 from bayeskit.summary import to_inference_data as _to_idata
-from bayeskit.validate import check_array, check_bool, check_choice, check_int
+from bayeskit.validate import check_array, check_choice, check_int
 
 __all__ = [
     "Observations",
@@ -382,7 +383,7 @@ def fit(
     batch_size: int = 32,
     optimizer: optax.GradientTransformation | None = None,
     scheme: str = "exact",
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> FitResult:
     """Fit the control, prior parameters and Hurst index by maximising the ELBO with ``optax``.
 
@@ -401,7 +402,8 @@ def fit(
             ``(H, theta, sigma)``, so a larger step learns them faster: the benchmark uses
             ``adam(cosine_decay_schedule(2e-2, steps, alpha=0.1))`` for 800-1500 steps.
         scheme: ``"exact"`` OU transitions or ``"euler"``.
-        progress: show a tqdm bar.
+        progress: show a tqdm bar; ``None`` (default) shows one when run interactively (a
+            Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1`` overrides).
 
     Returns:
         :class:`FitResult`.
@@ -414,7 +416,7 @@ def fit(
     key = as_key(key)
     steps = check_int(steps, "steps", minimum=1)
     check_choice(scheme, "scheme", SCHEMES)
-    check_bool(progress, "progress")
+    show = show_progress(progress)
     _check_problem(model, data, dt, batch_size, scheme)
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
     values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
@@ -423,12 +425,7 @@ def fit(
     key, k_draws = jax.random.split(key)
     keys = jax.random.split(key, steps)
     losses, hursts = [], []
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="fbm.fit")
-    for i in it:
+    for i in progress_range(steps, show, "fbm.fit"):
         model, opt_state, loss, hurst = step(model, opt_state, keys[i], values, ctx, left, frac)
         losses.append(loss)
         hursts.append(hurst)

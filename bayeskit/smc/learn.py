@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from bayeskit._progress import progress_range, show_progress
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel, _mvn_logpdf
@@ -79,14 +80,6 @@ def score_functional(model: StateSpaceModel):
     if not isinstance(model, StateSpaceModel):
         raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
     return _Score(model)
-
-
-def _progress(steps: int, progress: bool, desc: str):
-    if progress:
-        from tqdm.auto import tqdm
-
-        return tqdm(range(steps), desc=desc)
-    return range(steps)
 
 
 def restrict_optimizer(optimizer, params: Any, learn: Any, name: str):
@@ -189,7 +182,7 @@ def mle(
     max_trials: int | None = None,
     learn: Any = None,
     check_bound: bool = True,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> MLEResult:
     """Maximum likelihood by stochastic gradient ascent on PPG (or PaRIS) score estimates.
 
@@ -214,7 +207,8 @@ def mle(
             ``exp(model.trans_log_bound(theta))`` at any step (as in :func:`~bayeskit.smc.ppg.ppg`);
             the bound is checked at every iterate ``theta``, so a bound that holds only near
             ``theta0`` is caught when the iterates leave its range.
-        progress: show a tqdm bar.
+        progress: show a tqdm bar; ``None`` (default) shows one when run interactively (a
+            Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1`` overrides).
 
     Returns:
         :class:`MLEResult`.
@@ -226,6 +220,7 @@ def mle(
     key = as_key(key)
     estimator = check_choice(estimator, "estimator", ESTIMATORS)
     n_steps = check_int(steps, "steps", minimum=1)
+    progress = show_progress(progress)
     ys, n, nb, sampler, mt, k0, kk = _check_learn(
         model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
     )
@@ -243,7 +238,7 @@ def mle(
     thetas, scores = [theta], []
     static = dict(model=model, h_flat=h_flat, n=n, nb=nb, sampler=sampler, mt=mt,
                   estimator=estimator, k0=k0, kk=kk, optimizer=optimizer)  # fmt: skip
-    for i in _progress(n_steps, progress, "mle"):
+    for i in progress_range(n_steps, progress, "mle"):
         theta, opt_state, path, score, faults = _mle_step(
             jax.random.fold_in(k_loop, i), theta, opt_state, path, ys, **static
         )
@@ -394,7 +389,7 @@ def msc(
     max_trials: int | None = None,
     learn: Any = None,
     check_bound: bool = True,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> MSCResult:
     """Fit a backward Markov Gaussian smoother to ``p_theta(x | y)`` by Markov score climbing.
 
@@ -429,6 +424,7 @@ def msc(
     key = as_key(key)
     estimator = check_choice(estimator, "estimator", ESTIMATORS)
     n_steps = check_int(steps, "steps", minimum=1)
+    progress = show_progress(progress)
     ys, n, nb, sampler, mt, k0, kk = _check_learn(
         model, theta, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
     )
@@ -458,7 +454,7 @@ def msc(
                   kk=kk, optimizer=optimizer)  # fmt: skip
     half = n_steps // 2
     total, count, norms = None, 0, []
-    for i in _progress(n_steps, progress, "msc"):
+    for i in progress_range(n_steps, progress, "msc"):
         lam, opt_state, path, gnorm, faults = _msc_step(
             jax.random.fold_in(k_loop, i), lam, opt_state, path, theta, ys, **static
         )

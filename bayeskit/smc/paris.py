@@ -24,9 +24,11 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from bayeskit._progress import advance, device_bar, show_progress
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel
+from bayeskit.summary import to_inference_data
 from bayeskit.validate import check_choice, check_int
 
 __all__ = ["ParisResult", "paris", "backward_sample", "SAMPLERS"]
@@ -63,6 +65,40 @@ class ParisResult(NamedTuple):
     mean_evaluations: jax.Array
     fallback_fraction: jax.Array
     bound_excess: jax.Array
+
+    def to_inference_data(self):
+        """ArviZ ``InferenceData`` of this run, as one draw of one chain.
+
+        A PaRIS run gives one Monte Carlo estimate of ``E[h_T | y]``, not posterior draws, so
+        the estimate is stored as the single draw of ``posterior.estimate`` (the layout of
+        :meth:`PPGResult.to_inference_data <bayeskit.smc.ppg.PPGResult.to_inference_data>`,
+        whose draws are per-iteration PaRIS estimates): independent runs then combine with
+        ``arviz.concat(..., dim="draw")`` (or ``"chain"``), and ``arviz.summary`` of the
+        combination gives their mean and Monte Carlo spread. The filter's estimate of
+        ``log p(y_{0:T-1})`` is a per-run statistic, not a pointwise log-likelihood for
+        ``az.loo``, so it goes to ``sample_stats`` as ``marginal_log_likelihood``, with the
+        ESS per time step and the backward sampler's counters.
+
+        Returns:
+            ``arviz.InferenceData`` with posterior ``estimate`` of shape ``(1, 1, dim h)`` (the
+            estimate flattened with ``jax.flatten_util.ravel_pytree``, dimension ``h_dim``),
+            and sample stats ``marginal_log_likelihood`` ``(1, 1)``, ``ess`` ``(1, 1, T)``
+            (dimension ``time``), ``mean_proposals``, ``mean_evaluations``,
+            ``fallback_fraction`` and ``bound_excess`` ``(1, 1)``.
+        """
+        stats = {
+            "marginal_log_likelihood": self.log_likelihood,
+            "ess": self.ess,
+            "mean_proposals": self.mean_proposals,
+            "mean_evaluations": self.mean_evaluations,
+            "fallback_fraction": self.fallback_fraction,
+            "bound_excess": self.bound_excess,
+        }
+        return to_inference_data(
+            {"estimate": ravel_pytree(self.estimate)[0][None, None]},
+            sample_stats={k: jnp.asarray(v)[None, None] for k, v in stats.items()},
+            dims={"estimate": ["h_dim"], "ess": ["time"]},
+        )
 
 
 HYBRID_TRIALS_RATIO = 16
@@ -464,11 +500,13 @@ def paris_pass(
     method="multinomial",
     ref_path=None,
     keep_path=False,
+    bar=None,
 ):
     """One (conditional) PaRIS pass; un-jitted core shared by :func:`paris` and PPG.
 
     With ``ref_path (T, dx)`` slot 0 is frozen to the reference path (conditional SMC) and every
     particle, the frozen one included, gets backward draws from the full weighted population.
+    With ``bar`` (an id from :func:`bayeskit._progress.device_bar`) each time step advances it.
     """
     T = ys.shape[0]
     k0, kscan = jax.random.split(key)
@@ -505,6 +543,8 @@ def paris_pass(
             jnp.maximum(counts[3], back.bound_excess),
         )
         carry = (x_new, lw_new, tau_new, ll + pf.log_mean_weight(lw_new), counts, faults)
+        if bar is not None:
+            advance(bar, t, every=max(1, (T - 1) // 50))
         out = (pf._ess(lw_new), (x_new, J[:, 0]) if keep_path else None)
         return carry, out
 
@@ -550,8 +590,10 @@ def trace_path(key, particles, log_w_last, backward_first):
 
 
 @partial(jax.jit, static_argnames=("model", "n", "nb", "sampler", "max_trials", "method"))
-def _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method):
-    return paris_pass(key, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, method)
+def _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, bar):
+    return paris_pass(
+        key, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, method, bar=bar
+    )
 
 
 def paris(
@@ -567,6 +609,7 @@ def paris(
     max_trials: int | None = None,
     resampling: str = "multinomial",
     check_bound: bool = True,
+    progress: bool | None = None,
 ) -> ParisResult:
     """Estimate a smoothed additive functional online with PaRIS, in O(N (d_x + dim h)) memory.
 
@@ -591,6 +634,9 @@ def paris(
             ``exp(model.trans_log_bound(theta))`` (an acceptance ratio above 1, which biases
             the draws). On by default because the bias is otherwise silent; with ``False`` the
             excess is only reported in :attr:`ParisResult.bound_excess`.
+        progress: show a tqdm bar over the time steps; ``None`` (default) shows one when run
+            interactively (a Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1``
+            overrides).
 
     Returns:
         :class:`ParisResult`.
@@ -608,8 +654,11 @@ def paris(
     ys, n = pf.validate_common(model, theta, ys, n_particles)
     nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
     method = check_choice(resampling, "resampling", pf.RESAMPLING)
+    show = show_progress(progress)
     h_flat, unravel, _ = flat_functional(h, model, theta, ys)
-    out = _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method)
+    with device_bar(ys.shape[0] - 1, "paris", show) as bar:
+        out = _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, bar)
+        jax.block_until_ready(out)
     pf.raise_faults(out.faults, "paris", check_bound=False)
     if check_bound and int(out.faults.bound_step) >= 0:
         raise ValueError(

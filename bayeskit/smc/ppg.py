@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayeskit._progress import advance, device_bar, show_progress
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
 from bayeskit.smc.csmc import check_path
@@ -63,23 +64,28 @@ class PPGResult(NamedTuple):
 
 
 def ppg_iterations(
-    key, model, theta, ys, h_flat, theta_h, n, nb, sampler, max_trials, n_iter, init_path
-):
-    """Run ``n_iter`` PPG iterations from ``init_path`` (un-jitted core).
+    key, model, theta, ys, h_flat, theta_h, n, nb, sampler, max_trials, n_iter, init_path,
+    bar=None,
+):  # fmt: skip
+    """Run ``n_iter`` PPG iterations from ``init_path`` (un-jitted core); each advances ``bar``
+    (an id from :func:`bayeskit._progress.device_bar`) when given.
 
     Returns ``(estimates (n_iter, dim h), paths (n_iter, T, dx), log_liks, faults)``.
     """
 
-    def one(path, k):
+    def one(path, inp):
+        k, i = inp
         k_pass, k_path = jax.random.split(k)
         out = paris_pass(
             k_pass, model, theta, ys, h_flat, theta_h, n, nb, sampler, max_trials,
             ref_path=path, keep_path=True,
         )  # fmt: skip
         new = trace_path(k_path, out.particles, out.log_w_last, out.backward_first)
+        if bar is not None:
+            advance(bar, i + 1)
         return new, (out.estimate, new, out.log_likelihood, out.faults)
 
-    _, outs = jax.lax.scan(one, init_path, jax.random.split(key, n_iter))
+    _, outs = jax.lax.scan(one, init_path, (jax.random.split(key, n_iter), jnp.arange(n_iter)))
     return outs
 
 
@@ -96,7 +102,8 @@ def initial_path(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, max_tri
     jax.jit,
     static_argnames=("model", "n", "nb", "sampler", "max_trials", "n_iter", "has_init"),
 )
-def _ppg_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init, has_init):
+def _ppg_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init, has_init,
+             bar):  # fmt: skip
     k_init, k_run = jax.random.split(key)
     if has_init:
         path, faults0 = init, pf.no_faults()
@@ -104,7 +111,7 @@ def _ppg_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, 
         path, faults0 = initial_path(k_init, model, theta, ys, h_flat, theta, n, nb, sampler,
                                      max_trials)  # fmt: skip
     outs = ppg_iterations(
-        k_run, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, n_iter, path
+        k_run, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, n_iter, path, bar
     )
     return outs, faults0
 
@@ -124,6 +131,7 @@ def ppg(
     sampler: str = "hybrid",
     max_trials: int | None = None,
     check_bound: bool = True,
+    progress: bool | None = None,
 ) -> PPGResult:
     """Estimate a smoothed additive functional with Parisian particle Gibbs.
 
@@ -147,6 +155,9 @@ def ppg(
         max_trials: accept-reject cap (see :func:`~bayeskit.smc.paris.backward_sample`).
         check_bound: raise if a transition density above ``exp(model.trans_log_bound)`` was
             seen (see :func:`~bayeskit.smc.paris.paris`).
+        progress: show a tqdm bar over the iterations; ``None`` (default) shows one when run
+            interactively (a Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1``
+            overrides).
 
     Returns:
         :class:`PPGResult`.
@@ -165,10 +176,13 @@ def ppg(
     kk = check_int(iterations, "iterations", minimum=1)
     has_init = init_path is not None
     init = check_path(init_path, "init_path", ys, model) if has_init else None
+    show = show_progress(progress)
     h_flat, unravel, _ = flat_functional(h, model, theta, ys)
-    (ests, paths, lls, faults), faults0 = _ppg_jit(
-        key, model, theta, ys, h_flat, n, nb, sampler, max_trials, k0 + kk, init, has_init
-    )
+    with device_bar(k0 + kk, "ppg", show) as bar:
+        (ests, paths, lls, faults), faults0 = _ppg_jit(
+            key, model, theta, ys, h_flat, n, nb, sampler, max_trials, k0 + kk, init, has_init, bar
+        )
+        jax.block_until_ready(faults)
     pf.raise_faults(faults0, "ppg (initial path)", check_bound)
     pf.raise_faults(faults, "ppg", check_bound)
     return PPGResult(

@@ -1,0 +1,44 @@
+"""Progress bars: the default follows the environment, bars advance inside jitted calls, and a
+bar never changes a result."""
+
+import jax.numpy as jnp
+import pytest
+
+from bayeskit import smc
+from bayeskit._progress import ENV, show_progress
+
+
+def test_default_follows_environment(monkeypatch):
+    monkeypatch.setenv(ENV, "1")
+    assert show_progress(None) is True
+    monkeypatch.setenv(ENV, "0")
+    assert show_progress(None) is False
+    assert show_progress(True) is True  # an explicit choice wins over the environment
+    monkeypatch.delenv(ENV)
+    assert show_progress(None) is False  # pytest captures stderr: not a terminal, no kernel
+    monkeypatch.setenv(ENV, "yes")
+    with pytest.raises(ValueError, match="BAYESKIT_PROGRESS: expected 0 or 1, got 'yes'"):
+        show_progress(None)
+    with pytest.raises(TypeError, match="progress"):
+        show_progress("on")
+
+
+def _x(t, x_prev, x, y, theta):
+    return x
+
+
+def test_paris_and_ppg_bars_reach_the_end_and_change_nothing(capsys):
+    model = smc.linear_gaussian(1)
+    theta = {"A": jnp.array([[0.9]]), "log_q": jnp.zeros(1), "log_r": jnp.zeros(1)}
+    _, ys = smc.simulate(0, model, theta, 120)
+    kw = dict(n_particles=16)
+    quiet = smc.paris(1, model, theta, ys, _x, **kw, progress=False)
+    shown = smc.paris(1, model, theta, ys, _x, **kw, progress=True)
+    assert float(shown.estimate[0]) == float(quiet.estimate[0])
+    err = capsys.readouterr().err
+    assert "paris: 100%" in err and "119/119" in err, err
+    kw = dict(n_particles=8, burn_in=1, iterations=3)
+    quiet = smc.ppg(2, model, theta, ys[:20], _x, **kw, progress=False)
+    shown = smc.ppg(2, model, theta, ys[:20], _x, **kw, progress=True)
+    assert float(shown.estimate[0]) == float(quiet.estimate[0])
+    assert "4/4" in capsys.readouterr().err

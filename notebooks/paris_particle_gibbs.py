@@ -63,25 +63,14 @@ with jax.enable_x64(True):
     _, ys = smc.simulate(0, model, theta, T)
     truth = float(smc.smoothed_sums(smc.rts_smoother(ys, model.matrices(theta)))[1][0, 0])
     keys = jax.random.split(jax.random.key(1), R * (K0 + KK))
-    paris_err = (
-        np.array(
-            [
-                float(
-                    smc.paris(k, model, theta, ys, h_sxx, n_particles=N, sampler="exact").estimate[
-                        1
-                    ]
-                )
-                for k in keys
-            ]
-        )
-        - truth
-    )
+    # many short runs: no progress bar per run
+    run = dict(n_particles=N, sampler="exact", progress=False)
+    paris_err = np.array(
+        [float(smc.paris(k, model, theta, ys, h_sxx, **run).estimate[1]) for k in keys]
+    ) - truth  # fmt: skip
     ppg_err = np.array(
         [
-            float(
-                smc.ppg(k, model, theta, ys, h_sxx, n_particles=N, burn_in=K0, iterations=KK,
-                        sampler="exact").estimate[1]
-            )
+            float(smc.ppg(k, model, theta, ys, h_sxx, burn_in=K0, iterations=KK, **run).estimate[1])
             for k in jax.random.split(jax.random.key(2), R)
         ]
     ) - truth  # fmt: skip
@@ -196,9 +185,9 @@ import time  # noqa: E402
 N_GRID = (500, 2000, 10_000)
 seconds, estimates, evaluations = [], [], []
 for n in N_GRID:
-    smc.paris(8, sv, th_sv, ys_sv, h_mean, n_particles=n)  # compile once per N
+    smc.paris(8, sv, th_sv, ys_sv, h_mean, n_particles=n, progress=False)  # compile once per N
     start = time.perf_counter()
-    r = smc.paris(8, sv, th_sv, ys_sv, h_mean, n_particles=n)
+    r = smc.paris(8, sv, th_sv, ys_sv, h_mean, n_particles=n, progress=False)
     r.estimate.block_until_ready()
     seconds.append(time.perf_counter() - start)
     estimates.append(float(r.estimate[0]))

@@ -42,6 +42,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 import optax
 
+from bayeskit._progress import progress_bar, show_progress
 from bayeskit.gp_pde import kronecker as kr
 from bayeskit.gp_pde import spectral as sp
 from bayeskit.gp_pde.problems import NONLINEARITIES, PDEProblem, boundary_mask
@@ -821,11 +822,7 @@ def _run(
     compiled = {n: _make_chunk(static, method, optimizer, n) for n in set(chunks)}
     loss0 = float(_loss(static, data, state.values, params, state.log_tau, state.log_v))
     steps_log, losses, errors = [0], [loss0], [error(state)]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc=f"gp_pde {problem.name}")
+    bar = progress_bar(steps, f"gp_pde {problem.name}", progress)
     done = 0
     for n in chunks:
         state, loss = compiled[n](data, state)
@@ -880,7 +877,7 @@ def solve(
     steps: int | None = None,
     optimizer: optax.GradientTransformation | None = None,
     method: str = "profile",
-    progress: bool = False,
+    progress: bool | None = None,
     log_every: int | None = None,
     freq_scale=None,
     init_noise: float = 0.0,
@@ -911,7 +908,8 @@ def solve(
             nodes and by conjugate gradients beyond, then one optimizer step on the kernel and
             the precisions; with first-order terms only up to 2500 nodes) or ``"adam"`` (the
             paper's joint Adam).
-        progress: show a tqdm bar.
+        progress: show a tqdm bar; ``None`` (default) shows one when run interactively (a
+            Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1`` overrides).
         log_every: steps between checkpoints of ``trace`` (default ``steps // 20``, 21
             checkpoints as the paper).
         freq_scale: largest initial frequency; default the problem's.
@@ -956,7 +954,7 @@ def solve(
     log_every = (
         max(steps // 20, 1) if log_every is None else check_int(log_every, "log_every", minimum=1)
     )
-    check_bool(progress, "progress")
+    progress = show_progress(progress)
     check_bool(extra_gp, "extra_gp")
     n_newton = check_int(n_newton, "n_newton", minimum=1)
     cg_iters = check_int(cg_iters, "cg_iters", minimum=1)

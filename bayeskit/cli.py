@@ -37,6 +37,7 @@ MEASURED: dict[tuple[str, str], tuple[str, str]] = {
     ("fbm", "quick"): ("193 s", "docs/fbm.md"),
     ("fbm", "paper"): ("760 s", "docs/fbm.md"),
     ("rlhf", "quick"): ("189 s", "docs/rlhf.md"),
+    ("smc", "quick"): ("175 s", "docs/smc.md"),
 }
 
 

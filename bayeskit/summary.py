@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.random import as_key
-from bayeskit.validate import check_int
+from bayeskit.validate import check_int, check_log_weights
 
 __all__ = ["to_inference_data", "weighted_summary", "WeightedSummary", "summarize"]
 
@@ -232,12 +232,7 @@ def weighted_summary(
         raise ValueError(
             f"log_weights: expected shape ({vals.shape[0]},) to match values, got {logw.shape}"
         )
-    if np.any(np.isnan(logw)):
-        raise ValueError("log_weights: got NaN entries")
-    if np.any(logw == np.inf):
-        raise ValueError("log_weights: got +inf entries")
-    if np.all(logw == -np.inf):
-        raise ValueError("log_weights: every weight is zero (all log weights are -inf)")
+    check_log_weights(logw)
     if not np.all(np.isfinite(vals)):
         raise ValueError("values: expected finite values, got NaN or infinite entries")
     levels = np.asarray(quantiles, dtype=np.float64).reshape(-1)

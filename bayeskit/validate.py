@@ -23,6 +23,7 @@ __all__ = [
     "check_power_of_two",
     "check_choice",
     "check_bool",
+    "check_log_weights",
 ]
 
 
@@ -179,3 +180,30 @@ def check_bool(x: Any, name: str) -> bool:
     if not isinstance(x, bool | np.bool_):
         raise TypeError(f"{name}: expected a bool, got {type(x).__name__} {x!r}")
     return bool(x)
+
+
+def check_log_weights(x: Any, name: str = "log_weights") -> jax.Array:
+    """Check unnormalised log-weights ``(n,)``, ``n >= 1``: ``-inf`` is a zero weight; NaN,
+    ``+inf`` and all weights zero raise (value checks skipped for tracers).
+
+    Returns:
+        ``jax.numpy.asarray(x)``.
+
+    Raises:
+        TypeError: if ``x`` is not a numeric array.
+        ValueError: on a rank other than 1, no entries, NaN or ``+inf`` entries, or every entry
+            ``-inf``.
+    """
+    arr = check_array(x, name, ndim=1, finite=False)
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one weight, got shape {arr.shape}")
+    if _is_traced(arr):
+        return arr
+    host = _host(arr)
+    if np.any(np.isnan(host)):
+        raise ValueError(f"{name}: expected no NaN, got {int(np.isnan(host).sum())} NaN entries")
+    if np.any(host == np.inf):
+        raise ValueError(f"{name}: expected no +inf, got {int((host == np.inf).sum())} entries")
+    if np.all(host == -np.inf):
+        raise ValueError(f"{name}: every weight is zero (all log-weights are -inf)")
+    return arr

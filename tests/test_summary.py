@@ -86,9 +86,9 @@ def test_weighted_summary_is_stable_for_very_negative_log_weights():
 def test_weighted_summary_rejects_degenerate_weights():
     with pytest.raises(ValueError, match="every weight is zero"):
         weighted_summary(np.ones(3), np.full(3, -np.inf))
-    with pytest.raises(ValueError, match="log_weights: got NaN"):
+    with pytest.raises(ValueError, match="log_weights: expected no NaN, got 1 NaN"):
         weighted_summary(np.ones(3), np.array([0.0, np.nan, 0.0]))
-    with pytest.raises(ValueError, match=r"log_weights: got \+inf"):
+    with pytest.raises(ValueError, match=r"log_weights: expected no \+inf, got 1"):
         weighted_summary(np.ones(3), np.array([0.0, np.inf, 0.0]))
     with pytest.raises(ValueError, match=r"log_weights: expected shape \(3,\)"):
         weighted_summary(np.ones(3), np.zeros(4))

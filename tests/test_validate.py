@@ -85,3 +85,21 @@ def test_check_choice_and_bool():
     assert v.check_bool(np.bool_(True), "swap") is True
     with pytest.raises(TypeError, match="swap: expected a bool, got int 1"):
         v.check_bool(1, "swap")
+
+
+def test_check_log_weights():
+    out = v.check_log_weights(np.array([0.0, -np.inf, 1.0]))
+    assert out.shape == (3,)
+    for bad, msg in [
+        (np.array([np.nan, 0.0]), "lw: expected no NaN, got 1 NaN entries"),
+        (np.array([np.inf, 0.0]), r"lw: expected no \+inf, got 1 entries"),
+        (np.full(2, -np.inf), r"lw: every weight is zero \(all log-weights are -inf\)"),
+        (np.zeros(0), r"lw: expected at least one weight, got shape \(0,\)"),
+        (np.zeros((2, 2)), "lw: expected an array of rank 1"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            v.check_log_weights(bad, "lw")
+    with pytest.raises(TypeError, match="lw: expected a numeric array"):
+        v.check_log_weights(np.array(["a"]), "lw")
+    # under tracing only the shape is checked; the values are the caller's job
+    assert jax.jit(lambda w: v.check_log_weights(w).sum())(jnp.zeros(2)) == 0.0

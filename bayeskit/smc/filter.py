@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from bayeskit.random import as_key
 from bayeskit.smc.models import StateSpaceModel, check_model_theta
-from bayeskit.validate import check_array, check_choice, check_int
+from bayeskit.validate import check_array, check_choice, check_int, check_log_weights
 
 __all__ = ["FilterResult", "bootstrap_filter", "resample", "ess"]
 
@@ -43,15 +43,16 @@ def ess(log_weights: Any) -> jax.Array:
     """Kish effective sample size ``(sum w)^2 / sum w^2`` of log-weights.
 
     Args:
-        log_weights: ``(N,)`` unnormalised log-weights (``-inf`` allowed, not NaN).
+        log_weights: ``(N,)`` unnormalised log-weights, ``N >= 1`` (``-inf`` is a zero weight).
 
     Returns:
         Scalar in ``[1, N]``.
 
     Raises:
-        ValueError: if ``log_weights`` is not 1-D.
+        ValueError: if ``log_weights`` is not 1-D, is empty, has NaN or ``+inf`` entries, or
+            is ``-inf`` everywhere (see :func:`bayeskit.validate.check_log_weights`).
     """
-    return _ess(check_array(log_weights, "log_weights", ndim=1, finite=False))
+    return _ess(check_log_weights(log_weights))
 
 
 def _ess(log_weights: jax.Array) -> jax.Array:

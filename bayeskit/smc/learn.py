@@ -31,7 +31,7 @@ from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel, _mvn_logpdf
 from bayeskit.smc.paris import FlatFunctional, _check_backward_opts, flat_functional, paris_pass
 from bayeskit.smc.ppg import initial_path, ppg_iterations
-from bayeskit.validate import check_choice, check_int
+from bayeskit.validate import check_choice, check_in_range, check_int
 
 __all__ = [
     "score_functional",
@@ -298,7 +298,7 @@ def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
     """``log q(x_{t-1} | x_t)`` for ``t >= 1`` plus ``log q(x_{T-1})`` when ``t = T - 1``.
 
     Args:
-        t: time index in ``[1, T-1]`` (may be traced).
+        t: time index in ``[1, T-1]`` (may be traced; a concrete ``t`` is checked).
         x_prev: ``(dx,)`` state at ``t - 1``.
         x: ``(dx,)`` state at ``t``.
         lam: smoother parameters (see :func:`init_smoother`).
@@ -307,10 +307,12 @@ def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
         Scalar log-density.
 
     Raises:
-        ValueError: if ``lam`` lacks a field of :func:`init_smoother`.
+        ValueError: if ``lam`` lacks a field of :func:`init_smoother` or a concrete ``t`` is
+            outside ``[1, T-1]``.
     """
     _check_lam(lam)
     T = lam["b"].shape[0] + 1
+    check_in_range(t, "t", 1, T - 1, closed=(True, True))  # skipped for a traced t
     mean = lam["a"][t - 1] @ x + lam["b"][t - 1]
     term = _mvn_logpdf(x_prev, mean, _smoother_chol(lam["log_s"][t - 1], lam["l"][t - 1]))
     last = _mvn_logpdf(x, lam["m_last"], _smoother_chol(lam["log_s_last"], lam["l_last"]))

@@ -62,6 +62,15 @@ def test_filter_result_and_ess(lg1):
     assert res.ess.shape == (50,) and res.particles.shape == (16, 1)
     assert bool(jnp.all((res.ess >= 1.0 - 1e-9) & (res.ess <= 16.0 + 1e-9)))
     np.testing.assert_allclose(pf.ess(jnp.zeros(7)), 7.0)
+    # documented to lie in [1, N]: inputs without a weight distribution raise instead of NaN
+    for bad, msg in [
+        (jnp.array([0.0, jnp.nan]), "expected no NaN"),
+        (jnp.zeros(0), "expected at least one weight"),
+        (jnp.full(3, -jnp.inf), "every weight is zero"),
+        (jnp.array([0.0, jnp.inf]), r"expected no \+inf"),
+    ]:
+        with pytest.raises(ValueError, match="log_weights: " + msg):
+            pf.ess(bad)
     again = pf.bootstrap_filter(1, model, theta, ys, n_particles=16)
     assert float(again.log_likelihood) == float(res.log_likelihood)  # same key, same result
 

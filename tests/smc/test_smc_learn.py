@@ -140,6 +140,9 @@ def test_learn_bad_inputs(lg1):
         learn.smoother_marginals({"a": 1})
     with pytest.raises(ValueError, match="lam: expected a dict"):
         learn.smoother_logpdf_term(1, jnp.zeros(1), jnp.zeros(1), [1.0])
+    for t in (0, 50):  # the smoother of T = 50 steps has terms t = 1 .. 49
+        with pytest.raises(ValueError, match=rf"t: expected a value in \[1, 49\], got {t}"):
+            learn.smoother_logpdf_term(t, jnp.zeros(1), jnp.zeros(1), learn.init_smoother(50, 1))
     with pytest.raises(ValueError, match="n_steps: expected an integer >= 2"):
         learn.init_smoother(1, 1)
     with pytest.raises(TypeError, match="model: expected a StateSpaceModel"):

@@ -31,7 +31,14 @@ from bayeskit.rlhf.preference import (
     laplace_posterior,
     nuts_posterior,
 )
-from bayeskit.rlhf.run import RunLog, baselines, run
+from bayeskit.rlhf.run import (
+    Preferences,
+    RandomPolicy,
+    RandomPolicyState,
+    RunLog,
+    baselines,
+    run,
+)
 from bayeskit.rlhf.thompson import (
     ThompsonSampling,
     ThompsonState,
@@ -48,6 +55,9 @@ __all__ = [
     "PRLSVI",
     "PRLSVIState",
     "Plan",
+    "Preferences",
+    "RandomPolicy",
+    "RandomPolicyState",
     "RunLog",
     "TabularMDP",
     "ThompsonSampling",

@@ -9,8 +9,8 @@ Two kinds of environment are pytrees (``equinox.Module``):
 * :class:`DuelingBandit`: the H = 1 special case with K arm vectors in R^d, either fresh arms on
   the unit sphere every round (contextual) or a fixed set.
 
-The preference oracle is Bradley-Terry over returns:
-``P(o = 1 | tau1, tau0) = sigmoid(scale * (R(tau1) - R(tau0)))``.
+The preference oracle compares returns through a link (a CDF ``F``; Bradley-Terry by default):
+``P(o = 1 | tau1, tau0) = F(scale * (R(tau1) - R(tau0)))`` with ``F = sigmoid``.
 
 Reference: R. Wu and W. Sun, "Making RL with preference-based feedback efficient via
 randomization", ICLR 2024 (arXiv 2310.14554), Section 3 (setting) and Section 4.
@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.random import as_key
+from bayeskit.rlhf.preference import _cdf, _check_link
 from bayeskit.validate import check_array, check_int, check_positive
 
 __all__ = [
@@ -104,7 +105,8 @@ class Trajectory(NamedTuple):
     Attributes:
         states: ``(H + 1,)`` int visited states, the last one the state after step H (all zeros
             for a bandit).
-        actions: ``(H,)`` int actions (the arm index for a bandit).
+        actions: ``(H,)`` int actions (zeros for a bandit: fresh arms have no identity, so the
+            arm is recorded by its vector in ``features``).
         features: ``(d,)`` trajectory feature ``sum_h phi(s_h, a_h)`` (the arm for a bandit).
     """
 
@@ -381,31 +383,41 @@ def rollout(key, env: TabularMDP, policy: jax.Array) -> Trajectory:
     return Trajectory(jnp.append(states, s_last), actions, feats)
 
 
-def prefer(key, env, traj0: Trajectory, traj1: Trajectory, scale) -> jax.Array:
-    """Bradley-Terry preference oracle over trajectory returns.
+def prefer(key, env, traj0: Trajectory, traj1: Trajectory, scale, *, link="logistic") -> jax.Array:
+    """Preference oracle over trajectory returns (Bradley-Terry by default).
 
     Args:
         key: PRNG key (typed or raw).
         env: a :class:`TabularMDP` or :class:`DuelingBandit` (its ``theta`` is the truth).
         traj0, traj1: the two trajectories (only ``features`` is used).
         scale: c > 0, the inverse temperature of the link.
+        link: ``"logistic"`` (Bradley-Terry), ``"probit"`` (Thurstone) or a callable CDF ``F``;
+            see :func:`bayeskit.rlhf.preference.bt_log_likelihood`.
 
     Returns:
         A float label ``o`` in {0, 1}: 1 means ``traj1`` is preferred, drawn with probability
-        ``sigmoid(c * (R(traj1) - R(traj0)))``.
+        ``F(c * (R(traj1) - R(traj0)))`` (``F = sigmoid`` for the logistic link).
 
     Raises:
-        ValueError: if ``scale <= 0`` or the trajectory features do not have shape ``(d,)``.
+        ValueError: if ``scale <= 0``, the trajectory features do not have shape ``(d,)``, the
+            link name is unknown or a callable link is not a CDF.
+        TypeError: if ``link`` is neither a name nor a callable.
     """
     check_positive(scale, "scale")
+    link = _check_link(link)
     d = env.theta.shape[0]
     for name, tr in (("traj0", traj0), ("traj1", traj1)):
         check_array(tr.features, f"{name}.features", shape=(d,))
-    return _prefer(as_key(key), env.theta, traj1.features - traj0.features, scale)
+    return _prefer(as_key(key), env.theta, traj1.features - traj0.features, scale, link)
 
 
-def _prefer(key, theta, diff, scale):
-    p = jax.nn.sigmoid(scale * (diff @ theta))
+def _arm_trajectory(arm) -> Trajectory:
+    """A bandit round as a one-step trajectory whose feature is the arm."""
+    return Trajectory(jnp.zeros(2, int), jnp.zeros(1, int), arm)
+
+
+def _prefer(key, theta, diff, scale, link):
+    p = _cdf(link, scale * (diff @ theta))
     return jax.random.bernoulli(key, p).astype(diff.dtype)
 
 

@@ -11,7 +11,8 @@ Each episode t (Wu & Sun 2024, Algorithm 1):
 4. compare a trajectory of the new policy with one of an older policy (the previous one by
    default) and ask the oracle only if the randomized disagreement
    ``u_t = E |<theta - theta', x>| = 2 sigma_r |x|_{Sigma^{-1}} / sqrt(pi)`` exceeds epsilon
-   (``theta, theta'`` i.i.d. from the randomized reward distribution; paper Eq. (2)).
+   (``theta, theta'`` i.i.d. from the randomized reward distribution; paper Eq. (2)) and the
+   label budget ``max_queries`` is not spent.
 
 Transitions of both trajectories always enter the regression (they are free; only labels count
 as queries). Because every environment here has a finite state space, the regression over all
@@ -25,6 +26,7 @@ MLE bandit of the brief's pilot: play ``argmax_a <a, theta~>`` against the previ
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
@@ -34,6 +36,8 @@ import jax.numpy as jnp
 from bayeskit.rlhf.envs import (
     DuelingBandit,
     TabularMDP,
+    Trajectory,
+    _arm_trajectory,
     _prefer,
     plan,
     policy_value,
@@ -41,7 +45,7 @@ from bayeskit.rlhf.envs import (
     rollout,
     sample_arms,
 )
-from bayeskit.rlhf.preference import _gaussian_draws, _newton
+from bayeskit.rlhf.preference import _check_link, _gaussian_draws, _newton
 from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
 
 __all__ = [
@@ -66,6 +70,9 @@ class EpisodeInfo(NamedTuple):
         queried: bool, whether a label was requested.
         query_stat: the query statistic ``u_t``.
         reward_error: :func:`bayeskit.rlhf.envs.reward_error` of the current reward estimate.
+        traj1: :class:`~bayeskit.rlhf.envs.Trajectory` of the new policy.
+        traj0: the comparison trajectory.
+        label: 1.0 if ``traj1`` was preferred, 0.0 if ``traj0`` was or if no label was requested.
     """
 
     regret: jax.Array
@@ -73,6 +80,9 @@ class EpisodeInfo(NamedTuple):
     queried: jax.Array
     query_stat: jax.Array
     reward_error: jax.Array
+    traj1: Trajectory
+    traj0: Trajectory
+    label: jax.Array
 
 
 class PRLSVIState(NamedTuple):
@@ -100,19 +110,32 @@ class PRLSVIState(NamedTuple):
 
 
 class PRLSVI(eqx.Module):
-    """Configuration of PR-LSVI (floats are traced, so grids over them reuse one compilation).
+    """Configuration of PR-LSVI (numbers are traced, so grids over them reuse one compilation).
 
     Attributes:
-        sigma_r: reward perturbation scale (>= 0; 0 is the greedy MLE).
+        sigma_r: reward perturbation scale (>= 0; 0 is the greedy MLE): the perturbed reward is
+            ``N(theta_hat, sigma_r^2 Sigma^{-1})``.
         sigma_p: value perturbation scale (>= 0).
-        epsilon: query threshold (>= 0) for ``query="active"``.
+        epsilon: query threshold for ``query="active"`` (>= 0; default 0, which asks about every
+            informative pair while ``sigma_r > 0``). A label is requested when ``u_t``, the mean
+            absolute disagreement about ``R(tau^1) - R(tau^0)`` between two independent draws of
+            the randomized reward, exceeds it. ``u_t`` and epsilon are in units of the reward the
+            learner fits (the true reward's when ``scale`` is the oracle's; ``c / scale`` times
+            it otherwise), the convention of ``ThompsonSampling.epsilon`` too. After ``n``
+            informative labels ``u_t ~ 2 sigma_r sqrt(d / (pi n))``, so about
+            ``4 sigma_r^2 d / (pi epsilon^2)`` labels are asked in all; none once epsilon exceeds
+            ``2 sigma_r max|x| / sqrt(pi lam)`` (docs/rlhf.md).
         lam: ridge for both the reward MLE and LSVI (> 0).
         scale: link scale c assumed by the learner; ``None`` takes the oracle's in ``run``.
         clip: per-step reward bound; ``Q_h`` is clipped to ``+-(H - h + 1) * clip`` (> 0).
         query_rate: probability of a query per episode for ``query="uniform"`` in [0, 1].
+        max_queries: hard label budget (int >= 0, or ``None`` for none): once spent, no label is
+            requested and the agent keeps acting on its current estimate.
         query: "active" (``u_t > epsilon``), "always" or "uniform" (static).
         reference: "previous" (pi_{t-1}) or "initial" (a fixed random pi_0) (static).
         newton_steps: warm-started Newton steps per episode (static).
+        link: the learner's link, "logistic", "probit" or a callable CDF (static); ``None`` takes
+            the oracle's in ``run``.
     """
 
     sigma_r: float = 0.5
@@ -122,9 +145,11 @@ class PRLSVI(eqx.Module):
     scale: float | None = None
     clip: float = 1.0
     query_rate: float = 1.0
+    max_queries: int | None = None
     query: str = eqx.field(static=True, default="active")
     reference: str = eqx.field(static=True, default="previous")
     newton_steps: int = eqx.field(static=True, default=3)
+    link: Callable | str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         check_in_range(self.sigma_r, "sigma_r", 0.0, None, closed=(True, False))
@@ -135,6 +160,7 @@ class PRLSVI(eqx.Module):
             check_positive(self.scale, "scale")
         check_positive(self.clip, "clip")
         check_in_range(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
+        _check_agent_budget_and_link(self)
         check_choice(self.query, "query", QUERY_RULES)
         check_choice(self.reference, "reference", ("previous", "initial"))
         check_int(self.newton_steps, "newton_steps", minimum=1)
@@ -142,8 +168,15 @@ class PRLSVI(eqx.Module):
     def init(self, key, env, episodes: int) -> PRLSVIState:
         return init(key, env, self, episodes)
 
-    def build_kernel(self, env):
-        return build_kernel(env, self)
+    def build_kernel(self, env, oracle_link="logistic"):
+        return build_kernel(env, self, oracle_link)
+
+
+def _check_agent_budget_and_link(agent):
+    if agent.max_queries is not None:
+        check_int(agent.max_queries, "max_queries", minimum=0)
+    if agent.link is not None:
+        _check_link(agent.link)
 
 
 def query_statistic(diff, design, sigma_r) -> jax.Array:
@@ -175,16 +208,32 @@ def _query_stat(x, design, sigma_r):
     return 2.0 * sigma_r * jnp.sqrt(x @ jnp.linalg.solve(design, x)) / math.sqrt(math.pi)
 
 
-def _decide(query, key, u, x, epsilon, rate):
-    """Query decision; a pair with identical features carries no information and is never asked."""
+def _decide(agent, key, u, x, mask):
+    """Query decision of ``agent``'s rule given the query buffer ``mask``.
+
+    A pair with identical features carries no information and is never asked, nor is any pair
+    once ``agent.max_queries`` labels have been asked.
+    """
     informative = jnp.any(x != 0)
-    if query == "active":
-        q = u > epsilon
-    elif query == "always":
+    if agent.query == "active":
+        q = u > agent.epsilon
+    elif agent.query == "always":
         q = jnp.bool_(True)
     else:
-        q = jax.random.bernoulli(key, rate)
+        q = jax.random.bernoulli(key, agent.query_rate)
+    if agent.max_queries is not None:
+        q = q & (mask.sum() < agent.max_queries)
     return q & informative
+
+
+def _random_reference(key, env):
+    """A uniformly random deterministic policy ``(H, S)``, or a random arm of a fresh offer."""
+    if isinstance(env, DuelingBandit):
+        k_arms, k_pick = jax.random.split(key)
+        arms = sample_arms(k_arms, env)
+        return arms[jax.random.randint(k_pick, (), 0, arms.shape[0])]
+    S, A = env.features.shape[:2]
+    return jax.random.randint(key, (env.horizon, S), 0, A)
 
 
 def _perturb(key, mean, precision, sigma):
@@ -260,13 +309,9 @@ def init(key, env, agent: PRLSVI, episodes: int) -> PRLSVIState:
     dtype = env.theta.dtype
     if isinstance(env, DuelingBandit):
         counts = jnp.zeros((1, 1, 1, 1), dtype)
-        k_arms, k_pick = jax.random.split(key)
-        arms = sample_arms(k_arms, env)
-        reference = arms[jax.random.randint(k_pick, (), 0, arms.shape[0])]
     else:
         S, A = env.features.shape[:2]
         counts = jnp.zeros((env.horizon, S, A, S), dtype)
-        reference = jax.random.randint(key, (env.horizon, S), 0, A)
     return PRLSVIState(
         jnp.zeros(d, dtype),
         agent.lam * jnp.eye(d, dtype=dtype),
@@ -274,28 +319,39 @@ def init(key, env, agent: PRLSVI, episodes: int) -> PRLSVIState:
         jnp.zeros(episodes, dtype),
         jnp.zeros(episodes, bool),
         counts,
-        reference,
+        _random_reference(key, env),
         jnp.zeros((), jnp.int32),
     )
 
 
-def _record(state, x, o, q, agent, scale):
+def _record(state, x, label, q, agent, scale, link):
     """Store the pair, update the design matrix and refit the MLE (warm start)."""
     diffs = state.diffs.at[state.t].set(x)
-    labels = state.labels.at[state.t].set(o)
+    labels = state.labels.at[state.t].set(label)
     mask = state.mask.at[state.t].set(q)
     design = state.design + jnp.where(q, 1.0, 0.0) * jnp.outer(x, x)
-    theta = _newton(state.theta_hat, diffs, labels, mask, agent.lam, scale, agent.newton_steps)
+    theta = _newton(
+        state.theta_hat, diffs, labels, mask, agent.lam, scale, agent.newton_steps, link
+    )
     return state._replace(theta_hat=theta, design=design, diffs=diffs, labels=labels, mask=mask)
 
 
-def build_kernel(env, agent: PRLSVI):
+def _ask(key, theta, x, oracle_scale, oracle_link, q):
+    """The oracle's label of the pair if it is requested, else 0."""
+    return jnp.where(q, _prefer(key, theta, x, oracle_scale, oracle_link), 0.0).astype(x.dtype)
+
+
+def build_kernel(env, agent: PRLSVI, oracle_link="logistic"):
     """Return ``kernel(key, state, oracle_scale) -> (state, EpisodeInfo)`` for one episode.
+
+    ``oracle_link`` (static) is the link of the simulated labeller; the learner fits with
+    ``agent.link`` (the oracle's when ``None``), and likewise for the scale.
 
     Reference: Wu & Sun 2024, Algorithm 1.
     """
+    link = oracle_link if agent.link is None else agent.link
     if isinstance(env, DuelingBandit):
-        return _bandit_kernel(env, agent)
+        return _bandit_kernel(env, agent, oracle_link, link)
     vstar = policy_value(env, plan(env).policy)
 
     def kernel(key, state, oracle_scale):
@@ -310,9 +366,9 @@ def build_kernel(env, agent: PRLSVI):
         tau1, tau0 = rollout(k1, env, policy), rollout(k0, env, ref_policy)
         x = tau1.features - tau0.features
         u = _query_stat(x, state.design, agent.sigma_r)
-        q = _decide(agent.query, k_q, u, x, agent.epsilon, agent.query_rate)
-        o = _prefer(k_lab, env.theta, x, oracle_scale)
-        new = _record(state, x, o, q, agent, scale)
+        q = _decide(agent, k_q, u, x, state.mask)
+        o = _ask(k_lab, env.theta, x, oracle_scale, oracle_link, q)
+        new = _record(state, x, o, q, agent, scale, link)
         counts = _count_transitions(_count_transitions(state.counts, tau1), tau0)
         reference = policy if agent.reference == "previous" else ref_policy
         new = new._replace(counts=counts, reference=reference, t=state.t + 1)
@@ -322,13 +378,16 @@ def build_kernel(env, agent: PRLSVI):
             q,
             u,
             reward_error(env, new.theta_hat),
+            tau1,
+            tau0,
+            o,
         )
         return new, info
 
     return kernel
 
 
-def _bandit_kernel(env: DuelingBandit, agent: PRLSVI):
+def _bandit_kernel(env: DuelingBandit, agent: PRLSVI, oracle_link, link):
     def kernel(key, state, oracle_scale):
         k_arms, k_r, k_lab, k_q = jax.random.split(key, 4)
         scale = oracle_scale if agent.scale is None else agent.scale
@@ -337,9 +396,9 @@ def _bandit_kernel(env: DuelingBandit, agent: PRLSVI):
         arm = arms[jnp.argmax(arms @ theta_r)]
         x = arm - state.reference
         u = _query_stat(x, state.design, agent.sigma_r)
-        q = _decide(agent.query, k_q, u, x, agent.epsilon, agent.query_rate)
-        o = _prefer(k_lab, env.theta, x, oracle_scale)
-        new = _record(state, x, o, q, agent, scale)
+        q = _decide(agent, k_q, u, x, state.mask)
+        o = _ask(k_lab, env.theta, x, oracle_scale, oracle_link, q)
+        new = _record(state, x, o, q, agent, scale, link)
         reference = arm if agent.reference == "previous" else state.reference
         new = new._replace(reference=reference, t=state.t + 1)
         utilities = arms @ env.theta
@@ -350,6 +409,9 @@ def _bandit_kernel(env: DuelingBandit, agent: PRLSVI):
             q,
             u,
             reward_error(env, new.theta_hat),
+            _arm_trajectory(arm),
+            _arm_trajectory(state.reference),
+            o,
         )
         return new, info
 

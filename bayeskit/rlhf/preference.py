@@ -1,11 +1,18 @@
-"""Bradley-Terry reward models from pairwise preferences: MLE, Laplace and NUTS posteriors.
+"""Reward models from pairwise preferences (Bradley-Terry and others): MLE, Laplace, NUTS.
 
 A label ``o_i in {0, 1}`` compares two trajectories with feature difference
-``x_i = phi(tau_i^1) - phi(tau_i^0)``; under the Bradley-Terry (logistic) link
-``P(o_i = 1) = sigmoid(c * <theta, x_i>)``. With the Gaussian prior ``theta ~ N(0, I / lam)`` the
-negative log posterior is convex, so Newton's method finds the MAP (the regularised MLE of
-Wu & Sun 2024, Algorithm 1 line 3) and the Laplace approximation ``N(MAP, H^{-1})`` uses the
-Hessian ``H = lam I + c^2 sum_i p_i (1 - p_i) x_i x_i^T`` (Novoseller et al. 2020, Sec. 4).
+``x_i = phi(tau_i^1) - phi(tau_i^0)``; under a link ``F`` (a CDF) ``P(o_i = 1) = F(z_i)`` with logit
+``z_i = c * <theta, x_i>``. ``link="logistic"`` (the default) is Bradley-Terry, ``F = sigmoid``;
+``link="probit"`` is Thurstone's model, ``F = Phi`` (the standard normal CDF); any symmetric
+callable CDF can be given (swapping the pair must swap the probabilities). With the Gaussian prior
+``theta ~ N(0, I / lam)`` and a log-concave link (logistic, probit) the negative log posterior is
+convex, so Newton's method finds the MAP (the regularised MLE of Wu & Sun 2024, Algorithm 1
+line 3) and the Laplace approximation ``N(MAP, H^{-1})`` uses the Fisher information
+``H = lam I + c^2 sum_i w_i x_i x_i^T`` with
+``w_i = F'(z_i)^2 / (F(z_i) (1 - F(z_i)))`` (Novoseller et al. 2020, Sec. 4). For the logistic link
+``w_i = p_i (1 - p_i)`` is also the observed Hessian and the steps are Newton's; for other links
+the expected information replaces the Hessian (Fisher scoring), which keeps ``H`` positive
+definite for any increasing ``F``.
 
 All functions accept a boolean ``mask`` so that fixed-size buffers can be used inside
 ``lax.scan`` (rows with ``mask = False`` are ignored).
@@ -18,10 +25,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayeskit.random import as_key
 from bayeskit.summary import to_inference_data
-from bayeskit.validate import check_array, check_int, check_positive
+from bayeskit.validate import check_array, check_choice, check_int, check_positive
 
 __all__ = [
     "bt_log_likelihood",
@@ -39,8 +47,8 @@ class MLEResult(NamedTuple):
 
     Attributes:
         theta: ``(d,)`` the maximiser of ``loglik - lam/2 |theta|^2``.
-        precision: ``(d, d)`` Hessian of the negative penalised log-likelihood at ``theta``
-            (the observed Fisher information plus ``lam I``).
+        precision: ``(d, d)`` ``lam I`` plus the Fisher information at ``theta``; for the logistic
+            link this is the Hessian of the negative penalised log-likelihood.
         grad_norm: scalar, norm of the gradient at ``theta`` (convergence check).
     """
 
@@ -95,26 +103,124 @@ class NUTSPosterior(NamedTuple):
         )
 
 
+LINKS = ("logistic", "probit")
+
+
+def _check_link(link, name="link"):
+    """Return ``link`` if it is one of ``LINKS`` or a callable CDF; raise otherwise.
+
+    A callable is evaluated (with its derivative) on logits in [-4, 4] before any tracing: it must
+    map a float array elementwise to values in (0, 1), be non-decreasing, not constant, and
+    symmetric, ``F(-z) = 1 - F(z)``: swapping the two trajectories must swap the probabilities.
+    """
+    if isinstance(link, str):
+        return check_choice(link, name, LINKS)
+    if not callable(link):
+        raise TypeError(
+            f"{name}: expected 'logistic', 'probit' or a callable CDF, got "
+            f"{type(link).__name__} {link!r}"
+        )
+    z = jnp.linspace(-4.0, 4.0, 17)
+    try:
+        F, dF = jax.jvp(link, (z,), (jnp.ones_like(z),))
+    except Exception as err:  # any failure of user code is reported as a bad argument
+        raise TypeError(
+            f"{name}: expected a callable CDF that JAX can differentiate elementwise; calling it "
+            f"on logits of shape (17,) raised {type(err).__name__}: {err}"
+        ) from err
+    F, dF = np.asarray(F), np.asarray(dF)
+    if F.shape != z.shape:
+        raise ValueError(
+            f"{name}: expected a callable CDF mapping logits elementwise, got output shape "
+            f"{F.shape} for input shape {z.shape}"
+        )
+    ok = np.all(np.isfinite(F)) and np.all(np.isfinite(dF)) and np.all((F > 0) & (F < 1))
+    if not (ok and np.all(np.diff(F) >= 0) and F[-1] > F[0]):
+        raise ValueError(
+            f"{name}: expected a callable CDF (finite values in (0, 1), non-decreasing, not "
+            f"constant) on logits in [-4, 4], got values from {F[0]:.4g} to {F[-1]:.4g} "
+            f"(min {np.nanmin(F):.4g}, max {np.nanmax(F):.4g})"
+        )
+    asymmetry = float(np.max(np.abs(F + F[::-1] - 1.0)))
+    if asymmetry > 1e-4:
+        raise ValueError(
+            f"{name}: expected a symmetric CDF, F(-z) = 1 - F(z) (swapping the trajectories swaps "
+            f"the probabilities), got |F(z) + F(-z) - 1| up to {asymmetry:.3g} on [-4, 4]"
+        )
+    return link
+
+
+def _cdf(link, z):
+    """``F(z)``, the probability of label 1 at logit ``z``."""
+    if link == "logistic":
+        return jax.nn.sigmoid(z)
+    if link == "probit":
+        return jax.scipy.stats.norm.cdf(z)
+    return link(z)
+
+
+def _link_parts(link, z):
+    """``(log F, log(1 - F), F, r)`` at logits ``z``, with ``r = F' / (F (1 - F))``.
+
+    The score of a label ``o`` in the logit is ``(o - F) r`` and its Fisher information is
+    ``F (1 - F) r^2``; the logistic link is canonical (``r = 1``). Logistic and probit are
+    evaluated in log space, so they stay finite far in the tails. A callable's upper tail is
+    ``1 - F(z) = F(-z)`` (symmetry, no cancellation) and its logs are floored at the smallest
+    normal number, so a saturated callable gives finite values and gradients, not NaN.
+    """
+    if link == "logistic":
+        return jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z), jax.nn.sigmoid(z), jnp.ones_like(z)
+    if link == "probit":
+        norm = jax.scipy.stats.norm
+        log_F, log_S = norm.logcdf(z), norm.logcdf(-z)
+        return log_F, log_S, norm.cdf(z), jnp.exp(norm.logpdf(z) - log_F - log_S)
+    F, dF = jax.jvp(link, (z,), (jnp.ones_like(z),))
+    tiny = jnp.finfo(F.dtype).tiny
+    log_F, log_S = jnp.log(jnp.maximum(F, tiny)), jnp.log(jnp.maximum(link(-z), tiny))
+    r = jnp.where(dF > 0, jnp.exp(jnp.log(jnp.maximum(dF, tiny)) - log_F - log_S), 0.0)
+    return log_F, log_S, F, r
+
+
 def _logits(theta, diffs, scale):
     return scale * (diffs @ theta)
 
 
-def _loglik(theta, diffs, labels, scale, mask):
-    z = _logits(theta, diffs, scale)
-    # log sigmoid(z) for o = 1 and log sigmoid(-z) for o = 0, written stably.
-    ll = labels * jax.nn.log_sigmoid(z) + (1.0 - labels) * jax.nn.log_sigmoid(-z)
+def _loglik(theta, diffs, labels, scale, mask, link):
+    log_F, log_S, _, _ = _link_parts(link, _logits(theta, diffs, scale))
+    # where, not a product with the label: a saturated link's -inf times a zero label is NaN.
+    ll = jnp.where(labels == 1, log_F, log_S)
     return jnp.sum(jnp.where(mask, ll, 0.0))
 
 
 _STEP_SIZES = (1.0, 0.5, 0.25, 0.0625, 0.0)
 
 
-def _objective(theta, diffs, labels, mask, lam, scale):
-    return -_loglik(theta, diffs, labels, scale, mask) + 0.5 * lam * theta @ theta
+def _objective(theta, diffs, labels, mask, lam, scale, link):
+    return -_loglik(theta, diffs, labels, scale, mask, link) + 0.5 * lam * theta @ theta
 
 
-def _newton_step(theta, diffs, labels, mask, lam, scale):
-    """One safeguarded Newton step on the negative penalised log-likelihood.
+def _gradient_and_information(theta, diffs, labels, mask, lam, scale, link):
+    """Gradient of the negative penalised log-likelihood and its Fisher information matrix."""
+    _, _, p, r = _link_parts(link, _logits(theta, diffs, scale))
+    w = jnp.where(mask, 1.0, 0.0).astype(diffs.dtype)
+    g = scale * diffs.T @ (w * (p - labels) * r) + lam * theta
+    return g, _information(diffs, mask, lam, scale, p, r)
+
+
+def _information(diffs, mask, lam, scale, p, r):
+    w = jnp.where(mask, p * (1.0 - p) * r * r, 0.0) * scale**2
+    d = diffs.shape[1]
+    return (diffs * w[:, None]).T @ diffs + lam * jnp.eye(d, dtype=diffs.dtype)
+
+
+def _hessian(theta, diffs, mask, lam, scale, link):
+    """``lam I`` plus the Fisher information at ``theta`` (the Laplace precision)."""
+    _, _, p, r = _link_parts(link, _logits(theta, diffs, scale))
+    return _information(diffs, mask, lam, scale, p, r)
+
+
+def _newton_step(theta, diffs, labels, mask, lam, scale, link):
+    """One safeguarded Newton (Fisher scoring) step on the negative penalised log-likelihood.
 
     A full Newton step can overshoot far from the optimum (it did in float32 on a bandit run),
     so the best of a few step sizes is taken, including 0: the objective never increases. Near
@@ -122,33 +228,21 @@ def _newton_step(theta, diffs, labels, mask, lam, scale):
     decrease 1e-5 against a resolution of 1e-4 at 1732, so step 0 won and Newton stalled at
     gradient norm 0.12); once the quadratic model's decrease g^T H^-1 g / 2, which is the step's
     squared length in the Hessian norm over 2, is below that resolution, the full step is taken.
-    Returns (theta, Hessian at the old theta).
     """
-    p = jax.nn.sigmoid(_logits(theta, diffs, scale))
-    w = jnp.where(mask, 1.0, 0.0).astype(diffs.dtype)
-    g = scale * diffs.T @ (w * (p - labels)) + lam * theta
-    hess = _hessian(theta, diffs, mask, lam, scale, p)
+    g, hess = _gradient_and_information(theta, diffs, labels, mask, lam, scale, link)
     direction = jnp.linalg.solve(hess, g)
     steps = jnp.asarray(_STEP_SIZES, theta.dtype)
     candidates = theta - steps[:, None] * direction
-    values = jax.vmap(lambda th: _objective(th, diffs, labels, mask, lam, scale))(candidates)
+    values = jax.vmap(lambda th: _objective(th, diffs, labels, mask, lam, scale, link))(candidates)
     values = jnp.where(jnp.isfinite(values), values, jnp.inf)
     resolution = 16 * jnp.finfo(theta.dtype).eps * (jnp.abs(values[-1]) + 1.0)
     below_rounding = 0.5 * g @ direction < resolution
-    return jnp.where(below_rounding, theta - direction, candidates[jnp.argmin(values)]), hess
+    return jnp.where(below_rounding, theta - direction, candidates[jnp.argmin(values)])
 
 
-def _hessian(theta, diffs, mask, lam, scale, p=None):
-    if p is None:
-        p = jax.nn.sigmoid(_logits(theta, diffs, scale))
-    w = jnp.where(mask, p * (1.0 - p), 0.0) * scale**2
-    d = theta.shape[0]
-    return (diffs * w[:, None]).T @ diffs + lam * jnp.eye(d, dtype=diffs.dtype)
-
-
-def _newton(theta, diffs, labels, mask, lam, scale, steps):
+def _newton(theta, diffs, labels, mask, lam, scale, steps, link):
     def body(_, th):
-        return _newton_step(th, diffs, labels, mask, lam, scale)[0]
+        return _newton_step(th, diffs, labels, mask, lam, scale, link)
 
     return jax.lax.fori_loop(0, steps, body, theta)
 
@@ -174,8 +268,8 @@ def _check_data(diffs, labels, mask):
     return X.astype(dtype), y.astype(dtype), m
 
 
-def bt_log_likelihood(theta, diffs, labels, *, scale=1.0, mask=None) -> jax.Array:
-    """Bradley-Terry log-likelihood of preference labels.
+def bt_log_likelihood(theta, diffs, labels, *, scale=1.0, mask=None, link="logistic") -> jax.Array:
+    """Log-likelihood of preference labels, ``sum_i log P(o_i | theta)``.
 
     Args:
         theta: ``(d,)`` reward parameter.
@@ -183,23 +277,29 @@ def bt_log_likelihood(theta, diffs, labels, *, scale=1.0, mask=None) -> jax.Arra
         labels: ``(n,)`` labels in {0, 1} (1: ``tau^1`` preferred).
         scale: link scale c > 0.
         mask: optional ``(n,)`` bool; rows with False are ignored.
+        link: ``"logistic"`` (Bradley-Terry, ``P(o = 1) = sigmoid(z)``), ``"probit"``
+            (``Phi(z)``) or a symmetric callable CDF ``F`` (``F(-z) = 1 - F(z)``) applied
+            elementwise to the logits ``z = c <theta, x>`` (e.g. ``jax.scipy.stats.norm.cdf``).
 
     Returns:
-        Scalar ``sum_i log P(o_i | theta)``.
+        Scalar ``sum_i [o_i log F(z_i) + (1 - o_i) log(1 - F(z_i))]``.
 
     Raises:
-        ValueError: on shape mismatches, labels outside {0, 1} or ``scale <= 0``.
+        ValueError: on shape mismatches, labels outside {0, 1}, ``scale <= 0``, an unknown link
+            name or a callable that is not a CDF.
+        TypeError: if ``link`` is neither a name nor a callable.
     """
     X, y, m = _check_data(diffs, labels, mask)
     th = check_array(theta, "theta", shape=(X.shape[1],))
     check_positive(scale, "scale")
-    return _loglik(th.astype(X.dtype), X, y, scale, m)
+    link = _check_link(link)
+    return _loglik(th.astype(X.dtype), X, y, scale, m, link)
 
 
 def fit_mle(
-    diffs, labels, *, lam=1.0, scale=1.0, mask=None, init=None, steps: int = 25
+    diffs, labels, *, lam=1.0, scale=1.0, mask=None, init=None, steps: int = 25, link="logistic"
 ) -> MLEResult:
-    """Regularised Bradley-Terry MLE by Newton's method (the objective is strictly convex).
+    """Regularised preference MLE by Newton's method (strictly convex for a log-concave link).
 
     Args:
         diffs: ``(n, d)`` feature differences.
@@ -208,13 +308,16 @@ def fit_mle(
         scale: link scale c > 0.
         mask: optional ``(n,)`` bool.
         init: optional ``(d,)`` warm start (default zeros).
-        steps: number of Newton steps (>= 1).
+        steps: number of Newton steps (>= 1; Fisher scoring steps for a non-logistic link).
+        link: as in :func:`bt_log_likelihood`.
 
     Returns:
         :class:`MLEResult`.
 
     Raises:
-        ValueError: on bad shapes or labels, ``lam <= 0``, ``scale <= 0`` or ``steps < 1``.
+        ValueError: on bad shapes or labels, ``lam <= 0``, ``scale <= 0``, ``steps < 1`` or a
+            bad ``link``.
+        TypeError: if ``link`` is neither a name nor a callable.
 
     Reference: Wu & Sun 2024, Algorithm 1 (reward MLE step).
     """
@@ -222,36 +325,38 @@ def fit_mle(
     check_positive(lam, "lam")
     check_positive(scale, "scale")
     steps = check_int(steps, "steps", minimum=1)
+    link = _check_link(link)
     d = X.shape[1]
     th0 = jnp.zeros(d, X.dtype) if init is None else check_array(init, "init", shape=(d,))
-    return _fit_mle_jit(th0.astype(X.dtype), X, y, m, lam, scale, steps)
+    return _fit_mle_jit(th0.astype(X.dtype), X, y, m, lam, scale, steps, link)
 
 
-@partial(jax.jit, static_argnames=("steps",))
-def _fit_mle_jit(th0, X, y, m, lam, scale, steps):
-    th = _newton(th0, X, y, m, lam, scale, steps)
-    p = jax.nn.sigmoid(_logits(th, X, scale))
-    g = scale * X.T @ (jnp.where(m, p - y, 0.0)) + lam * th
-    return MLEResult(th, _hessian(th, X, m, lam, scale, p), jnp.linalg.norm(g))
+@partial(jax.jit, static_argnames=("steps", "link"))
+def _fit_mle_jit(th0, X, y, m, lam, scale, steps, link):
+    th = _newton(th0, X, y, m, lam, scale, steps, link)
+    g, info = _gradient_and_information(th, X, y, m, lam, scale, link)
+    return MLEResult(th, info, jnp.linalg.norm(g))
 
 
 def laplace_posterior(
-    diffs, labels, *, lam=1.0, scale=1.0, mask=None, steps: int = 25
+    diffs, labels, *, lam=1.0, scale=1.0, mask=None, steps: int = 25, link="logistic"
 ) -> GaussianPosterior:
-    """Laplace approximation ``N(MAP, H^{-1})`` of the Bayesian logistic reward posterior.
+    """Laplace approximation ``N(MAP, H^{-1})`` of the Bayesian reward posterior.
 
     Args:
-        diffs, labels, lam, scale, mask, steps: as in :func:`fit_mle` (prior ``N(0, I/lam)``).
+        diffs, labels, lam, scale, mask, steps, link: as in :func:`fit_mle` (prior
+            ``N(0, I/lam)``).
 
     Returns:
-        :class:`GaussianPosterior` with the MAP as mean and the Hessian as precision.
+        :class:`GaussianPosterior` with the MAP as mean and ``lam I`` plus the Fisher information
+        (the Hessian, for the logistic link) as precision.
 
     Raises:
-        ValueError: as :func:`fit_mle`.
+        ValueError, TypeError: as :func:`fit_mle`.
 
     Reference: Novoseller et al. 2020 (DPS), Sec. 4.2; Wu & Sun 2024, Sec. 5.
     """
-    res = fit_mle(diffs, labels, lam=lam, scale=scale, mask=mask, steps=steps)
+    res = fit_mle(diffs, labels, lam=lam, scale=scale, mask=mask, steps=steps, link=link)
     return GaussianPosterior(res.theta, res.precision)
 
 
@@ -265,8 +370,9 @@ def nuts_posterior(
     num_warmup: int = 500,
     num_samples: int = 1000,
     num_chains: int = 4,
+    link="logistic",
 ) -> NUTSPosterior:
-    """NUTS draws from the Bayesian logistic reward posterior (numpyro, vectorised chains).
+    """NUTS draws from the Bayesian reward posterior (numpyro, vectorised chains).
 
     Args:
         key: PRNG key or int seed.
@@ -276,12 +382,15 @@ def nuts_posterior(
         scale: link scale c > 0.
         num_warmup, num_samples: per chain, >= 1.
         num_chains: >= 1 (use >= 2 for R-hat).
+        link: as in :func:`bt_log_likelihood`.
 
     Returns:
         :class:`NUTSPosterior`; ``.to_inference_data()`` feeds ``arviz.summary``.
 
     Raises:
-        ValueError: on bad data, ``lam <= 0``, ``scale <= 0`` or non-positive counts.
+        ValueError: on bad data, ``lam <= 0``, ``scale <= 0``, non-positive counts or a bad
+            ``link``.
+        TypeError: if ``link`` is neither a name nor a callable.
 
     Reference: Hoffman & Gelman 2014 (NUTS); the gold-standard check of the Laplace posterior.
     """
@@ -290,9 +399,10 @@ def nuts_posterior(
     from numpyro.infer import MCMC, NUTS
 
     key = as_key(key)
-    X, y, _ = _check_data(diffs, labels, None)
+    X, y, m = _check_data(diffs, labels, None)
     check_positive(lam, "lam")
     check_positive(scale, "scale")
+    link = _check_link(link)
     nw = check_int(num_warmup, "num_warmup", minimum=1)
     ns = check_int(num_samples, "num_samples", minimum=1)
     nc = check_int(num_chains, "num_chains", minimum=1)
@@ -301,7 +411,7 @@ def nuts_posterior(
 
     def model(X, y):
         th = numpyro.sample("theta", dist.Normal(0.0, prior_sd).expand([d]).to_event(1))
-        numpyro.sample("o", dist.Bernoulli(logits=scale * (X @ th)), obs=y)
+        numpyro.factor("o", _loglik(th, X, y, scale, m, link))
 
     mcmc = MCMC(
         NUTS(model),

@@ -1,13 +1,14 @@
 """Run an agent for many episodes (``lax.scan``), batch seeds (``vmap``), log exact regret.
 
-Baselines are configurations of the two agents:
+Baselines are configurations of the two agents, and a policy that ignores all feedback:
 
 * always-query: ``query="always"``; uniform-random query at a matched budget:
   ``query="uniform", query_rate=Q/T`` of the active run;
 * greedy (no randomization): ``PRLSVI(sigma_r=0, sigma_p=0)`` or ``ThompsonSampling(greedy=True)``;
 * dueling posterior sampling (Novoseller et al. 2020): ``ThompsonSampling(reference="fresh",
   query="always")``;
-* posterior sampling with numeric rewards (the oracle): ``ThompsonSampling(feedback="numeric")``.
+* posterior sampling with numeric rewards (the oracle): ``ThompsonSampling(feedback="numeric")``;
+* uniformly random actions (linear regret, the floor every learner must beat): ``RandomPolicy()``.
 
 :func:`baselines` builds them.
 """
@@ -19,30 +20,73 @@ import math
 from functools import partial
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._progress import progress_bar, show_progress
 from bayeskit.random import as_key
-from bayeskit.rlhf.envs import DuelingBandit, TabularMDP
-from bayeskit.rlhf.lsvi import PRLSVI
+from bayeskit.rlhf.envs import (
+    DuelingBandit,
+    TabularMDP,
+    Trajectory,
+    _arm_trajectory,
+    plan,
+    policy_value,
+    reward_error,
+    rollout,
+    sample_arms,
+)
+from bayeskit.rlhf.lsvi import PRLSVI, EpisodeInfo, _random_reference
+from bayeskit.rlhf.preference import _check_link
 from bayeskit.rlhf.thompson import ThompsonSampling
-from bayeskit.validate import check_bool, check_int, check_positive
+from bayeskit.validate import check_int, check_positive
 
-__all__ = ["RunLog", "run", "baselines"]
+__all__ = ["Preferences", "RandomPolicy", "RandomPolicyState", "RunLog", "run", "baselines"]
+
+
+class Preferences(NamedTuple):
+    """The comparisons of a run, one row per episode (a leading seed axis when seeds are batched).
+
+    Only rows with ``queried`` are labelled data; refit a reward model with
+    ``fit_mle(p.diffs, p.labels, mask=p.queried, scale=c, link=...)``.
+
+    Attributes:
+        traj1: :class:`~bayeskit.rlhf.envs.Trajectory` of the learner's policy, with ``states``
+            ``(T, H + 1)``, ``actions`` ``(T, H)`` and ``features`` ``(T, d)`` (for a bandit the
+            features are the arms played and states and actions are zeros).
+        traj0: the comparison trajectories, same shapes.
+        labels: ``(T,)`` 1.0 if ``traj1`` was preferred, 0.0 if ``traj0`` was or if no label was
+            requested.
+        queried: ``(T,)`` bool, whether the label was requested.
+    """
+
+    traj1: Trajectory
+    traj0: Trajectory
+    labels: jax.Array
+    queried: jax.Array
+
+    @property
+    def diffs(self) -> jax.Array:
+        """Feature differences ``phi(traj1) - phi(traj0)``, shape ``(T, d)``."""
+        return self.traj1.features - self.traj0.features
 
 
 class RunLog(NamedTuple):
-    """Per-episode log; arrays have shape ``(T,)`` or ``(seeds, T)`` when seeds are batched.
+    """Per-episode log and what the run leaves behind; ``seeds`` adds a leading axis to all.
 
     Attributes:
-        regret: exact per-episode regret ``V*(s1) - V^{pi_t}(s1)`` of the learner's policy.
-        ref_regret: the same for the comparison policy (dueling regret = regret + ref_regret);
-            on a fresh-context bandit the previous arm is scored against this round's best arm,
-            so it can be negative.
-        queries: cumulative number of labels requested.
-        query_stat: the query statistic ``u_t``.
-        reward_error: reward-estimation error after the episode.
+        regret: ``(T,)`` exact per-episode regret ``V*(s1) - V^{pi_t}(s1)`` of the learner.
+        ref_regret: ``(T,)`` the same for the comparison policy (dueling regret = regret +
+            ref_regret); on a fresh-context bandit the previous arm is scored against this
+            round's best arm, so it can be negative.
+        queries: ``(T,)`` cumulative number of labels requested.
+        query_stat: ``(T,)`` the query statistic ``u_t``.
+        reward_error: ``(T,)`` reward-estimation error after the episode.
+        preferences: :class:`Preferences`, the compared trajectories and the labels received.
+        state: the agent's final state (``PRLSVIState``, ``ThompsonState`` or
+            :class:`RandomPolicyState`), e.g. ``state.theta_hat`` of PR-LSVI.
     """
 
     regret: jax.Array
@@ -50,6 +94,8 @@ class RunLog(NamedTuple):
     queries: jax.Array
     query_stat: jax.Array
     reward_error: jax.Array
+    preferences: Preferences
+    state: NamedTuple
 
     @property
     def cumulative_regret(self) -> jax.Array:
@@ -67,14 +113,85 @@ class RunLog(NamedTuple):
         return self.queries[..., -1]
 
 
+class RandomPolicyState(NamedTuple):
+    """State of :class:`RandomPolicy`.
+
+    Attributes:
+        reference: the previous episode's policy ``(H, S)`` or arm ``(d,)``.
+    """
+
+    reference: jax.Array
+
+
+class RandomPolicy(eqx.Module):
+    """Baseline that acts uniformly at random and never asks for a label.
+
+    Each episode it plays a fresh deterministic Markov policy whose actions ``pi(h, s)`` are
+    i.i.d. uniform (on a bandit, a uniform arm of the round's offer); since each (h, s) is visited
+    at most once per episode, its trajectories have the law of the uniform stochastic policy, so
+    its expected per-episode regret is ``V* - V^uniform`` whatever t is: linear regret. It is
+    compared with the previous episode's policy; ``reward_error`` is that of the prior mean 0.
+    """
+
+    def init(self, key, env, episodes: int) -> RandomPolicyState:
+        return RandomPolicyState(_random_reference(key, env))
+
+    def build_kernel(self, env, oracle_link="logistic"):
+        """Return ``kernel(key, state, oracle_scale) -> (state, EpisodeInfo)``; it asks nothing."""
+        dtype = env.theta.dtype
+        zero = jnp.zeros((), dtype)
+        error = reward_error(env, jnp.zeros_like(env.theta))
+        if isinstance(env, DuelingBandit):
+
+            def kernel(key, state, oracle_scale):
+                k_arms, k_pick = jax.random.split(key)
+                arms = sample_arms(k_arms, env)
+                arm = arms[jax.random.randint(k_pick, (), 0, arms.shape[0])]
+                best = (arms @ env.theta).max()
+                info = EpisodeInfo(
+                    best - arm @ env.theta,
+                    best - state.reference @ env.theta,
+                    jnp.bool_(False),
+                    zero,
+                    error,
+                    _arm_trajectory(arm),
+                    _arm_trajectory(state.reference),
+                    zero,
+                )
+                return RandomPolicyState(arm), info
+
+            return kernel
+        vstar = policy_value(env, plan(env).policy)
+
+        def kernel(key, state, oracle_scale):
+            k_pol, k1, k0 = jax.random.split(key, 3)
+            policy = _random_reference(k_pol, env)
+            info = EpisodeInfo(
+                vstar - policy_value(env, policy),
+                vstar - policy_value(env, state.reference),
+                jnp.bool_(False),
+                zero,
+                error,
+                rollout(k1, env, policy),
+                rollout(k0, env, state.reference),
+                zero,
+            )
+            return RandomPolicyState(policy), info
+
+        return kernel
+
+
+_AGENTS = (PRLSVI, ThompsonSampling, RandomPolicy)
+
+
 @partial(jax.jit, static_argnames=("episodes",))
 def _init(keys, env, agent, episodes):
     return jax.vmap(lambda k: agent.init(k, env, episodes))(keys)
 
 
-@jax.jit
-def _scan(keys, state, env, agent, scale):
-    kernel = agent.build_kernel(env)
+@partial(jax.jit, static_argnames=("link",))
+def _scan(keys, state, env, agent, scale, link):
+    kernel = agent.build_kernel(env, link)
 
     def one(ks, st):
         return jax.lax.scan(lambda s, k: kernel(k, s, scale), st, ks)
@@ -82,62 +199,87 @@ def _scan(keys, state, env, agent, scale):
     return jax.vmap(one)(keys, state)
 
 
-def run(key, env, agent, episodes: int, *, scale=1.0, seeds=None, progress: bool = False) -> RunLog:
-    """Run ``agent`` on ``env`` against a Bradley-Terry oracle for ``episodes`` episodes.
+def run(
+    key,
+    env,
+    agent,
+    episodes: int,
+    *,
+    scale=1.0,
+    link="logistic",
+    seeds=None,
+    progress: bool | None = None,
+) -> RunLog:
+    """Run ``agent`` on ``env`` against a simulated preference oracle for ``episodes`` episodes.
 
     Args:
         key: PRNG key or int seed.
         env: :class:`~bayeskit.rlhf.envs.TabularMDP` or :class:`~bayeskit.rlhf.envs.DuelingBandit`.
-        agent: :class:`~bayeskit.rlhf.lsvi.PRLSVI` or
-            :class:`~bayeskit.rlhf.thompson.ThompsonSampling`.
+        agent: :class:`~bayeskit.rlhf.lsvi.PRLSVI`,
+            :class:`~bayeskit.rlhf.thompson.ThompsonSampling` or :class:`RandomPolicy`.
         episodes: T >= 1.
         scale: the oracle's link scale c > 0 (also the learner's unless ``agent.scale`` is set).
+        link: the oracle's link, ``"logistic"`` (Bradley-Terry), ``"probit"`` or a callable CDF
+            (also the learner's unless ``agent.link`` is set); a new link compiles anew.
         seeds: ``None`` for one run, or a number of independent seeds run with ``vmap``.
-        progress: show a tqdm bar (the scan then runs in about 20 chunks).
+        progress: show a tqdm bar (the scan then runs in about 20 chunks, same results); ``None``
+            (default) shows one when run interactively (a Jupyter kernel or a terminal;
+            ``BAYESKIT_PROGRESS=0``/``1`` overrides).
 
     Returns:
-        :class:`RunLog`, with a leading seed axis when ``seeds`` is given.
+        :class:`RunLog` with per-episode ``(T,)`` arrays, the :class:`Preferences` collected
+        (``(T, ...)`` rows) and the agent's final state, all with a leading ``(seeds,)`` axis
+        when ``seeds`` is given.
 
     Raises:
-        TypeError: on an unknown environment or agent type.
-        ValueError: on ``episodes < 1``, ``scale <= 0`` or ``seeds < 1``.
+        TypeError: on an unknown environment or agent type, or a link that is neither a name
+            nor a callable.
+        ValueError: on ``episodes < 1``, ``scale <= 0``, ``seeds < 1``, an unknown link name or
+            a callable link that is not a CDF.
 
     Reference: Wu & Sun 2024, Sec. 3 (regret and query complexity).
     """
     if not isinstance(env, TabularMDP | DuelingBandit):
         raise TypeError(f"env: expected a TabularMDP or DuelingBandit, got {type(env).__name__}")
-    if not isinstance(agent, PRLSVI | ThompsonSampling):
-        raise TypeError(f"agent: expected PRLSVI or ThompsonSampling, got {type(agent).__name__}")
+    if not isinstance(agent, _AGENTS):
+        raise TypeError(
+            f"agent: expected PRLSVI, ThompsonSampling or RandomPolicy, got {type(agent).__name__}"
+        )
     T = check_int(episodes, "episodes", minimum=1)
     check_positive(scale, "scale")
+    link = _check_link(link)
     n = 1 if seeds is None else check_int(seeds, "seeds", minimum=1)
-    check_bool(progress, "progress")
+    progress = show_progress(progress)
     key = as_key(key)
-    if agent.scale is None:
-        agent = dataclasses.replace(agent, scale=float(scale))
+    if not isinstance(agent, RandomPolicy):
+        # No budget is a budget of T, never binding: budgeted and unbudgeted runs share one
+        # compilation (the budget is traced).
+        learner = {"scale": float(scale), "link": link, "max_queries": T}
+        fill = {name: value for name, value in learner.items() if getattr(agent, name) is None}
+        agent = dataclasses.replace(agent, **fill)
     k_init, k_run = jax.random.split(key)
     state = _init(jax.random.split(k_init, n), env, agent, T)
     keys = jax.random.split(k_run, n * T).reshape(n, T)
     scale = jnp.asarray(scale, env.theta.dtype)
     if progress:
-        from tqdm.auto import tqdm
-
         chunk = max(1, math.ceil(T / 20))
         infos = []
-        with tqdm(total=T, desc=type(agent).__name__) as bar:
+        with progress_bar(T, type(agent).__name__, True) as bar:
             for start in range(0, T, chunk):
-                state, info = _scan(keys[:, start : start + chunk], state, env, agent, scale)
+                state, info = _scan(keys[:, start : start + chunk], state, env, agent, scale, link)
                 infos.append(info)
                 bar.update(min(chunk, T - start))
         info = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *infos)
     else:
-        state, info = _scan(keys, state, env, agent, scale)
+        state, info = _scan(keys, state, env, agent, scale, link)
     log = RunLog(
         info.regret,
         info.ref_regret,
         jnp.cumsum(info.queried.astype(jnp.int32), axis=-1),
         info.query_stat,
         info.reward_error,
+        Preferences(info.traj1, info.traj0, info.label, info.queried),
+        state,
     )
     if seeds is None:
         log = jax.tree.map(lambda x: x[0], log)
@@ -166,8 +308,8 @@ def baselines(env, *, epsilon=0.05, sigma_r=0.5, sigma_p=0.5, query_rate=0.5) ->
         query_rate: rate of the uniform arm (set it to the active arm's realised Q/T).
 
     Returns:
-        Dict with keys ``always``, ``active``, ``uniform``, ``greedy`` and, for an MDP, also
-        ``dps`` and ``psrl_numeric``.
+        Dict with keys ``always``, ``active``, ``uniform``, ``greedy``, ``random`` and, for an
+        MDP, also ``dps`` and ``psrl_numeric``.
     """
     if isinstance(env, DuelingBandit):
         base = dict(sigma_r=sigma_r, sigma_p=sigma_p)
@@ -176,6 +318,7 @@ def baselines(env, *, epsilon=0.05, sigma_r=0.5, sigma_p=0.5, query_rate=0.5) ->
             "active": PRLSVI(**base, epsilon=epsilon),
             "uniform": PRLSVI(**base, query="uniform", query_rate=query_rate),
             "greedy": PRLSVI(sigma_r=0.0, sigma_p=0.0, query="always"),
+            "random": RandomPolicy(),
         }
     return {
         "always": ThompsonSampling(query="always"),
@@ -184,4 +327,5 @@ def baselines(env, *, epsilon=0.05, sigma_r=0.5, sigma_p=0.5, query_rate=0.5) ->
         "greedy": ThompsonSampling(greedy=True, query="always"),
         "dps": ThompsonSampling(reference="fresh", query="always"),
         "psrl_numeric": ThompsonSampling(feedback="numeric"),
+        "random": RandomPolicy(),
     }

@@ -10,8 +10,10 @@ Each episode t (Wu & Sun 2024, Algorithm 2, tabular instance):
    default; ``reference="fresh"`` draws a second posterior policy, which with ``query="always"``
    is Dueling Posterior Sampling, Novoseller et al. 2020);
 4. ask for a label only if ``u_t = E |(r - r')(tau^1) - (r - r')(tau^0)|``, with ``r, r'`` i.i.d.
-   from the reward posterior, exceeds epsilon; ``u_t`` is estimated from
-   ``num_query_draws`` posterior pairs.
+   from the reward posterior (its sd multiplied by ``inflation``), exceeds epsilon and the label
+   budget ``max_queries`` is not spent; ``u_t`` is estimated from ``num_query_draws`` posterior
+   pairs. It is PR-LSVI's statistic (same units) with ``sigma_r^2 Sigma^{-1}`` replaced by
+   ``inflation^2 H^{-1}``, ``H`` the Laplace precision.
 
 ``feedback="numeric"`` turns the agent into PSRL with numeric rewards (the oracle baseline): it
 observes noisy per-step rewards of its own trajectory every episode and keeps the conjugate
@@ -21,14 +23,23 @@ sample (no randomization).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from bayeskit.rlhf.envs import DuelingBandit, _prefer, plan, policy_value, reward_error, rollout
-from bayeskit.rlhf.lsvi import QUERY_RULES, EpisodeInfo, _decide, _perturb
+from bayeskit.rlhf.envs import DuelingBandit, plan, policy_value, reward_error, rollout
+from bayeskit.rlhf.lsvi import (
+    QUERY_RULES,
+    EpisodeInfo,
+    _ask,
+    _check_agent_budget_and_link,
+    _decide,
+    _perturb,
+    _random_reference,
+)
 from bayeskit.rlhf.preference import _gaussian_draws, _hessian, _newton
 from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
 
@@ -70,12 +81,23 @@ class ThompsonSampling(eqx.Module):
     """Configuration of model-based preference Thompson sampling.
 
     Attributes:
-        epsilon: query threshold (>= 0) for ``query="active"``.
+        epsilon: query threshold for ``query="active"`` (>= 0; default 0, which asks about every
+            informative pair). A label is requested when ``u_t``, the mean absolute disagreement
+            about ``R(tau^1) - R(tau^0)`` between two independent draws of the (inflated) reward
+            posterior, exceeds it: the convention and units of ``PRLSVI.epsilon`` (the reward the
+            learner fits, ``c / scale`` times the true reward). The Laplace precision grows like
+            ``c'^2 w n`` after ``n`` labels (``c'`` the learner's scale, ``w`` the mean Fisher
+            weight of the labelled pairs, ``p (1 - p) <= 1/4`` for the logistic link), so
+            ``u_t ~ 2 inflation sqrt(d / (pi c'^2 w n))`` and about
+            ``4 inflation^2 d / (pi c'^2 w epsilon^2)`` labels are asked in all: PR-LSVI's count
+            with ``sigma_r = inflation / (c' sqrt(w))`` (docs/rlhf.md).
         lam: prior precision of theta (> 0).
         scale: link scale c assumed by the learner; ``None`` takes the oracle's in ``run``.
         concentration: Dirichlet prior concentration alpha_0 (> 0).
         inflation: multiplies the posterior sd of the reward sample (> 0; 1 is plain TS).
         query_rate: query probability for ``query="uniform"``, in [0, 1].
+        max_queries: hard label budget (int >= 0, or ``None`` for none): once spent, no label is
+            requested and the agent keeps sampling from its current posterior.
         reward_noise: sd of the numeric rewards for ``feedback="numeric"`` (> 0).
         num_query_draws: posterior pairs used to estimate ``u_t`` (static, >= 1).
         query: "active", "always" or "uniform" (static).
@@ -83,6 +105,8 @@ class ThompsonSampling(eqx.Module):
         feedback: "preference" or "numeric" (static).
         greedy: plan in the posterior mean model, no sampling (static).
         newton_steps: warm-started Newton steps per episode for the MAP (static).
+        link: the learner's link, "logistic", "probit" or a callable CDF (static); ``None`` takes
+            the oracle's in ``run``.
     """
 
     epsilon: float = 0.0
@@ -91,6 +115,7 @@ class ThompsonSampling(eqx.Module):
     concentration: float = 1.0
     inflation: float = 1.0
     query_rate: float = 1.0
+    max_queries: int | None = None
     reward_noise: float = 0.1
     num_query_draws: int = eqx.field(static=True, default=32)
     query: str = eqx.field(static=True, default="active")
@@ -98,6 +123,7 @@ class ThompsonSampling(eqx.Module):
     feedback: str = eqx.field(static=True, default="preference")
     greedy: bool = eqx.field(static=True, default=False)
     newton_steps: int = eqx.field(static=True, default=3)
+    link: Callable | str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         check_in_range(self.epsilon, "epsilon", 0.0, None, closed=(True, False))
@@ -107,6 +133,7 @@ class ThompsonSampling(eqx.Module):
         check_positive(self.concentration, "concentration")
         check_positive(self.inflation, "inflation")
         check_in_range(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
+        _check_agent_budget_and_link(self)
         check_positive(self.reward_noise, "reward_noise")
         check_int(self.num_query_draws, "num_query_draws", minimum=1)
         check_choice(self.query, "query", QUERY_RULES)
@@ -117,8 +144,8 @@ class ThompsonSampling(eqx.Module):
     def init(self, key, env, episodes: int) -> ThompsonState:
         return init(key, env, self, episodes)
 
-    def build_kernel(self, env):
-        return build_kernel(env, self)
+    def build_kernel(self, env, oracle_link="logistic"):
+        return build_kernel(env, self, oracle_link)
 
 
 def query_statistic_mc(key, diff, mean, precision, *, num_draws: int = 32) -> jax.Array:
@@ -191,27 +218,31 @@ def init(key, env, agent: ThompsonSampling, episodes: int) -> ThompsonState:
         jnp.zeros((S, A, S), dtype),
         agent.lam * jnp.eye(d, dtype=dtype),
         jnp.zeros(d, dtype),
-        jax.random.randint(key, (env.horizon, S), 0, A),
+        _random_reference(key, env),
         jnp.zeros((), jnp.int32),
     )
 
 
-def _reward_posterior(state, agent, scale):
+def _reward_posterior(state, agent, scale, link):
     """(mean, precision) of the Gaussian reward posterior in use."""
     if agent.feedback == "numeric":
         mean = jnp.linalg.solve(state.num_precision, state.num_moment)
         return mean, state.num_precision
-    prec = _hessian(state.theta_map, state.diffs, state.mask, agent.lam, scale)
+    prec = _hessian(state.theta_map, state.diffs, state.mask, agent.lam, scale, link)
     return state.theta_map, prec
 
 
-def build_kernel(env, agent: ThompsonSampling):
+def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
     """Return ``kernel(key, state, oracle_scale) -> (state, EpisodeInfo)`` for one episode.
+
+    ``oracle_link`` (static) is the link of the simulated labeller; the learner fits with
+    ``agent.link`` (the oracle's when ``None``), and likewise for the scale.
 
     Reference: Wu & Sun 2024, Algorithm 2; Novoseller et al. 2020 (DPS) for ``reference="fresh"``.
     """
     if isinstance(env, DuelingBandit):
         raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
+    link = oracle_link if agent.link is None else agent.link
     vstar = policy_value(env, plan(env).policy)
     phi = env.features
 
@@ -228,7 +259,7 @@ def build_kernel(env, agent: ThompsonSampling):
     def kernel(key, state, oracle_scale):
         k_pol, k_ref, k1, k0, k_u, k_lab, k_q, k_noise = jax.random.split(key, 8)
         scale = oracle_scale if agent.scale is None else agent.scale
-        mean, prec = _reward_posterior(state, agent, scale)
+        mean, prec = _reward_posterior(state, agent, scale, link)
         policy = sample_policy(k_pol, state, mean, prec)
         if agent.reference == "fresh":
             ref_policy = sample_policy(k_ref, state, mean, prec)
@@ -253,15 +284,16 @@ def build_kernel(env, agent: ThompsonSampling):
                 num_moment=state.num_moment + w * feats.T @ obs,
             )
             q = jnp.bool_(False)
+            o = jnp.zeros((), x.dtype)
             theta_est = jnp.linalg.solve(new.num_precision, new.num_moment)
         else:
-            q = _decide(agent.query, k_q, u, x, agent.epsilon, agent.query_rate)
-            o = _prefer(k_lab, env.theta, x, oracle_scale)
+            q = _decide(agent, k_q, u, x, state.mask)
+            o = _ask(k_lab, env.theta, x, oracle_scale, oracle_link, q)
             diffs = state.diffs.at[state.t].set(x)
             labels = state.labels.at[state.t].set(o)
             mask = state.mask.at[state.t].set(q)
             theta_map = _newton(
-                state.theta_map, diffs, labels, mask, agent.lam, scale, agent.newton_steps
+                state.theta_map, diffs, labels, mask, agent.lam, scale, agent.newton_steps, link
             )
             new = state._replace(theta_map=theta_map, diffs=diffs, labels=labels, mask=mask)
             theta_est = theta_map
@@ -273,6 +305,9 @@ def build_kernel(env, agent: ThompsonSampling):
             q,
             u,
             reward_error(env, theta_est),
+            tau1,
+            tau0,
+            o,
         )
         return new, info
 

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 from statkeys import seed
 
 from bayeskit import rlhf
@@ -72,6 +73,22 @@ def test_prefer_frequency_matches_bradley_terry():
     assert abs(labels.mean() - p) < 4 * np.sqrt(p * (1 - p) / labels.size)
 
 
+@pytest.mark.statistical
+def test_prefer_probit_frequency():
+    # key sweep 2026-12-03 (shifts 0, 1000-5000): passed, worst |z| 1.1
+    env = rlhf.dueling_bandit(seed(0), dim=3)
+    # Return difference exactly 1.5 (theta has unit norm): Phi(1.5) = 0.933, sigmoid(1.5) = 0.818.
+    t0 = rlhf.Trajectory(jnp.zeros(2, int), jnp.zeros(1, int), jnp.zeros(3))
+    t1 = t0._replace(features=1.5 * env.theta)
+    keys = jax.random.split(jax.random.key(seed(6)), 5000)
+    labels = np.asarray(jax.vmap(lambda k: rlhf.prefer(k, env, t0, t1, 1.0, link="probit"))(keys))
+    p = stats.norm.cdf(1.5)
+    se = np.sqrt(p * (1 - p) / labels.size)
+    # Binomial frequency within 4 standard errors of Phi (CLT, p = 6e-5); the logistic
+    # probability is 0.115 = 33 standard errors away, so a logistic oracle would fail.
+    assert abs(labels.mean() - p) < 4 * se
+
+
 def test_bandit_arms_on_sphere():
     env = rlhf.dueling_bandit(1, dim=4, n_arms=7)
     arms = rlhf.sample_arms(jax.random.key(0), env)
@@ -116,6 +133,8 @@ def test_bad_scale_and_trajectory_shape():
     bad = t._replace(features=jnp.zeros(4))
     with pytest.raises(ValueError, match=r"traj1.features: expected shape \(3\)"):
         rlhf.prefer(0, env, t, bad, 1.0)
+    with pytest.raises(ValueError, match="link: expected one of 'logistic', 'probit'"):
+        rlhf.prefer(0, env, t, t, 1.0, link="normal")
 
 
 def test_bad_bandit_sizes():

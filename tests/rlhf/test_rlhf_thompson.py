@@ -48,6 +48,18 @@ def test_numeric_oracle_reward_error_shrinks(small_env):
     assert int(np.asarray(log.total_queries).max()) == 0  # numeric feedback asks no labels
 
 
+def test_thompson_query_budget(small_env):
+    # Same shapes and static settings as test_thompson_learns_on_small_mdp: no new compilation.
+    for budget in (7, 0):
+        agent = rlhf.ThompsonSampling(query="always", max_queries=budget)
+        log = rlhf.run(seed(1), small_env, agent, 150, scale=5.0, seeds=2)
+        assert np.all(np.asarray(log.queries) <= budget)
+        # Always-query asks about every informative pair, so the budget is spent.
+        np.testing.assert_array_equal(log.total_queries, [budget, budget])
+        np.testing.assert_array_equal(log.state.mask.sum(-1), budget)
+    np.testing.assert_array_equal(log.state.theta_map, 0.0)  # no label: the prior mode
+
+
 def test_thompson_rejects_bandit():
     with pytest.raises(TypeError, match="env: ThompsonSampling needs a TabularMDP"):
         rlhf.run(0, rlhf.dueling_bandit(0, 3, 4), rlhf.ThompsonSampling(), 5)

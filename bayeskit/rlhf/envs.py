@@ -29,6 +29,10 @@ from bayeskit.random import as_key
 from bayeskit.rlhf.preference import _cdf, _check_link
 from bayeskit.validate import check_array, check_int, check_positive
 
+# Rows of a transition matrix (and the start distribution) must sum to 1 within this absolute
+# tolerance; make_mdp then rescales them to sum to 1 exactly (in float64, before the cast).
+STOCHASTIC_ATOL = 1e-5
+
 __all__ = [
     "TabularMDP",
     "DuelingBandit",
@@ -137,7 +141,8 @@ def make_mdp(transitions, features, theta, init=None, *, horizon) -> TabularMDP:
     """Build a validated :class:`TabularMDP`.
 
     Args:
-        transitions: ``(S, A, S)`` probabilities; each ``transitions[s, a]`` must sum to one.
+        transitions: ``(S, A, S)`` probabilities; each ``transitions[s, a]`` must sum to one
+            (within ``STOCHASTIC_ATOL``).
         features: ``(S, A, d)`` features, or ``None`` for one-hot features (d = S * A).
         theta: ``(d,)`` true reward parameter.
         init: ``(S,)`` start distribution; default: start in state 0.
@@ -149,18 +154,17 @@ def make_mdp(transitions, features, theta, init=None, *, horizon) -> TabularMDP:
     Raises:
         ValueError: on a non-stochastic transition matrix, features or theta of the wrong shape,
             an invalid start distribution, or ``horizon < 1``.
+
+    Rows of ``transitions`` and ``init`` must be non-negative and sum to 1 within
+    ``STOCHASTIC_ATOL = 1e-5``; they are then rescaled (in float64) to sum to 1 exactly.
     """
     horizon = _check_horizon(horizon)
     P = check_array(transitions, "transitions", ndim=3)
     S, A, S2 = P.shape
     if S2 != S:
         raise ValueError(f"transitions: expected shape (S, A, S), got {P.shape}")
-    Pn = np.asarray(P, dtype=np.float64)
-    if np.any(Pn < 0) or not np.allclose(Pn.sum(-1), 1.0, atol=1e-5):
-        raise ValueError(
-            "transitions: expected a stochastic matrix (non-negative rows summing to 1), got row "
-            f"sums in [{Pn.sum(-1).min():.4g}, {Pn.sum(-1).max():.4g}] and min {Pn.min():.4g}"
-        )
+    # Normalise from the caller's values (float64 when given so), not from the float32 copy.
+    P = _stochastic(_host64(transitions), "transitions", normalise=True)
     if features is None:
         features = jnp.eye(S * A).reshape(S, A, S * A)
     phi = check_array(features, "features", ndim=3)
@@ -168,15 +172,46 @@ def make_mdp(transitions, features, theta, init=None, *, horizon) -> TabularMDP:
         raise ValueError(f"features: expected shape ({S}, {A}, d), got {phi.shape}")
     th = check_array(theta, "theta", shape=(phi.shape[2],))
     if init is None:
-        init = jnp.zeros(S).at[0].set(1.0)
-    mu = check_array(init, "init", shape=(S,))
-    mun = np.asarray(mu, dtype=np.float64)
-    if np.any(mun < 0) or not np.isclose(mun.sum(), 1.0, atol=1e-5):
-        raise ValueError("init: expected a probability vector (non-negative, summing to 1)")
+        init = np.zeros(S)
+        init[0] = 1.0
+    check_array(init, "init", shape=(S,))
+    mu = _stochastic(_host64(init), "init", normalise=True)
     dtype = jnp.result_type(float)
     return TabularMDP(
-        P.astype(dtype), phi.astype(dtype), th.astype(dtype), mu.astype(dtype), horizon
+        jnp.asarray(P, dtype), phi.astype(dtype), th.astype(dtype), jnp.asarray(mu, dtype), horizon
     )
+
+
+def _host64(x) -> np.ndarray:
+    return np.asarray(jax.device_get(x), dtype=np.float64)
+
+
+def _stochastic(P, name: str, *, normalise: bool):
+    """Check that the last axis of ``P`` holds probability vectors (non-negative, summing to 1
+    within ``STOCHASTIC_ATOL``); return them rescaled to sum to 1 exactly if ``normalise``.
+
+    Value checks are skipped for tracers (``P`` is then returned unchanged).
+    """
+    if isinstance(P, jax.core.Tracer):
+        return P
+    Pn = _host64(P)
+    what = "probability vector" if Pn.ndim == 1 else "stochastic matrix"
+    if not np.all(np.isfinite(Pn)):
+        raise ValueError(f"{name}: expected a {what}, got NaN or infinite entries")
+    sums = Pn.sum(-1)
+    if np.any(Pn < 0) or np.any(np.abs(sums - 1.0) > STOCHASTIC_ATOL):
+        if Pn.ndim == 1:
+            want, got = "non-negative, summing to 1", f"sum {sums:.8g}"
+        else:
+            want, got = "non-negative rows summing to 1", f"row sums in [{sums.min():.8g}, "
+            got += f"{sums.max():.8g}]"
+        raise ValueError(
+            f"{name}: expected a {what} ({want} within {STOCHASTIC_ATOL:g}), got {got} and min "
+            f"{Pn.min():.4g}"
+        )
+    if normalise:
+        return Pn / sums[..., None]
+    return P
 
 
 def riverswim(n_states: int = 6, *, horizon: int = 20, features=None) -> TabularMDP:
@@ -293,8 +328,64 @@ def dueling_bandit(key, dim: int = 10, n_arms: int = 20, *, fixed: bool = False)
     return DuelingBandit(theta, arms, bool(fixed))
 
 
+def _check_env(env, name="env", kinds=None):
+    kinds = (TabularMDP,) if kinds is None else kinds
+    if not isinstance(env, kinds):
+        want = " or ".join(k.__name__ for k in kinds)
+        raise TypeError(f"{name}: expected a {want}, got {type(env).__name__}")
+
+
+def _check_policy(env: TabularMDP, policy, name="policy") -> jax.Array:
+    """``policy`` as an ``(H, S)`` integer array of actions in ``[0, A)`` (range skipped if traced)."""
+    S, A = env.features.shape[:2]
+    H = env.horizon
+    pol = check_array(policy, name, finite=False)
+    if pol.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name}: expected integer actions in [0, {A}), got an array of dtype {pol.dtype}"
+        )
+    if pol.shape != (H, S):
+        raise ValueError(
+            f"{name}: expected integer actions of shape (H, S) = ({H}, {S}), got shape {pol.shape}"
+        )
+    if not isinstance(pol, jax.core.Tracer):
+        host = np.asarray(jax.device_get(pol))
+        if host.min() < 0 or host.max() >= A:
+            raise ValueError(
+                f"{name}: expected integer actions in [0, {A}), got values in "
+                f"[{host.min()}, {host.max()}]"
+            )
+    return pol
+
+
+def _check_rewards(env: TabularMDP, rewards, per_step: bool) -> jax.Array:
+    S, A = env.features.shape[:2]
+    r = check_array(rewards, "rewards")
+    shapes = [(S, A), (env.horizon, S, A)] if per_step else [(S, A)]
+    if r.shape not in shapes:
+        want = f"(S, A) = ({S}, {A})"
+        if per_step:
+            want += f" or (H, S, A) = ({env.horizon}, {S}, {A})"
+        raise ValueError(f"rewards: expected shape {want}, got {r.shape}")
+    return r
+
+
 def sample_arms(key, env: DuelingBandit) -> jax.Array:
-    """The arms offered this round, shape ``(K, d)``: fresh on the unit sphere unless fixed."""
+    """The arms offered this round, shape ``(K, d)``: fresh on the unit sphere unless fixed.
+
+    Args:
+        key: PRNG key or int seed (typed or raw ``uint32[2]`` key; not an int inside ``jit``).
+        env: the bandit.
+
+    Raises:
+        TypeError: if ``key`` is not a key or an int seed, or ``env`` is not a DuelingBandit.
+    """
+    key = as_key(key)
+    _check_env(env, kinds=(DuelingBandit,))
+    return _sample_arms(key, env)
+
+
+def _sample_arms(key, env: DuelingBandit) -> jax.Array:
     if env.fixed:
         return env.arms
     return _unit_rows(jax.random.normal(key, env.arms.shape, env.arms.dtype))
@@ -307,11 +398,32 @@ def plan(env: TabularMDP, rewards=None, transitions=None) -> Plan:
         env: the MDP (horizon and, by default, rewards and transitions).
         rewards: optional ``(S, A)`` or ``(H, S, A)`` rewards to plan for (e.g. a sampled or
             estimated reward); default the true rewards.
-        transitions: optional ``(S, A, S)`` transitions (e.g. a posterior sample).
+        transitions: optional ``(S, A, S)`` transitions (e.g. a posterior sample): non-negative
+            rows summing to 1 within ``STOCHASTIC_ATOL`` (used as given).
 
     Returns:
         :class:`Plan` with ``q (H, S, A)``, ``values (H + 1, S)`` and ``policy (H, S)``.
+
+    Raises:
+        TypeError: if ``env`` is not a TabularMDP.
+        ValueError: on rewards or transitions of the wrong shape, non-finite rewards or
+            transitions that are not stochastic (value checks skipped under ``jit``).
     """
+    _check_env(env)
+    r = None if rewards is None else _check_rewards(env, rewards, per_step=True)
+    P = None
+    if transitions is not None:
+        S, A = env.features.shape[:2]
+        P = check_array(transitions, "transitions", finite=False)
+        if P.shape != (S, A, S):
+            raise ValueError(
+                f"transitions: expected shape (S, A, S) = ({S}, {A}, {S}), got {P.shape}"
+            )
+        _stochastic(P, "transitions", normalise=False)
+    return _plan(env, r, P)
+
+
+def _plan(env: TabularMDP, rewards=None, transitions=None) -> Plan:
     r = env.rewards if rewards is None else rewards
     P = env.transitions if transitions is None else transitions
     H = env.horizon
@@ -332,12 +444,24 @@ def evaluate(env: TabularMDP, policy: jax.Array, rewards=None) -> jax.Array:
 
     Args:
         env: the MDP.
-        policy: ``(H, S)`` int actions.
+        policy: ``(H, S)`` int actions in ``[0, A)``.
         rewards: optional ``(S, A)`` rewards; default the true rewards.
 
     Returns:
         ``(H + 1, S)`` values ``V_h^pi(s)``, with ``V_H = 0``.
+
+    Raises:
+        TypeError: if ``env`` is not a TabularMDP or ``policy`` is not an integer array.
+        ValueError: on a policy or rewards of the wrong shape, actions outside ``[0, A)`` or
+            non-finite rewards (value checks skipped under ``jit``).
     """
+    _check_env(env)
+    pol = _check_policy(env, policy)
+    r = None if rewards is None else _check_rewards(env, rewards, per_step=False)
+    return _evaluate(env, pol, r)
+
+
+def _evaluate(env: TabularMDP, policy: jax.Array, rewards=None) -> jax.Array:
     r = env.rewards if rewards is None else rewards
     P = env.transitions
     S = P.shape[0]
@@ -353,21 +477,46 @@ def evaluate(env: TabularMDP, policy: jax.Array, rewards=None) -> jax.Array:
 
 
 def policy_value(env: TabularMDP, policy: jax.Array) -> jax.Array:
-    """Expected return ``E_{s1 ~ init} V_1^pi(s1)`` of a deterministic Markov policy (scalar)."""
-    return env.init @ evaluate(env, policy)[0]
+    """Expected return ``E_{s1 ~ init} V_1^pi(s1)`` of a deterministic Markov policy (scalar).
+
+    Args:
+        env: the MDP.
+        policy: ``(H, S)`` int actions in ``[0, A)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`evaluate`.
+    """
+    _check_env(env)
+    return _policy_value(env, _check_policy(env, policy))
+
+
+def _policy_value(env: TabularMDP, policy: jax.Array) -> jax.Array:
+    return env.init @ _evaluate(env, policy)[0]
 
 
 def rollout(key, env: TabularMDP, policy: jax.Array) -> Trajectory:
     """Sample one trajectory of ``policy`` in the true MDP.
 
     Args:
-        key: PRNG key (typed or raw; not an int inside ``jit``).
+        key: PRNG key or int seed (typed or raw ``uint32[2]`` key; not an int inside ``jit``).
         env: the MDP.
-        policy: ``(H, S)`` int actions.
+        policy: ``(H, S)`` int actions in ``[0, A)``.
 
     Returns:
         :class:`Trajectory` with ``states (H + 1,)``, ``actions (H,)``, ``features (d,)``.
+
+    Raises:
+        TypeError: if ``key`` is not a key or an int seed, ``env`` is not a TabularMDP or
+            ``policy`` is not an integer array.
+        ValueError: on a policy of the wrong shape or actions outside ``[0, A)`` (the range check
+            is skipped under ``jit``).
     """
+    key = as_key(key)
+    _check_env(env)
+    return _rollout(key, env, _check_policy(env, policy))
+
+
+def _rollout(key, env: TabularMDP, policy: jax.Array) -> Trajectory:
     k0, kt = jax.random.split(key)
     s0 = jax.random.categorical(k0, jnp.log(env.init))
 
@@ -434,7 +583,17 @@ def reward_error(env, theta) -> jax.Array:
 
     Returns:
         Scalar error.
+
+    Raises:
+        TypeError: if ``env`` is neither a TabularMDP nor a DuelingBandit.
+        ValueError: if ``theta`` does not have shape ``(d,)`` or is not finite.
     """
+    _check_env(env, kinds=(TabularMDP, DuelingBandit))
+    th = check_array(theta, "theta", shape=(env.dim,))
+    return _reward_error(env, th)
+
+
+def _reward_error(env, theta) -> jax.Array:
     diff = theta - env.theta
     if isinstance(env, DuelingBandit):
         return jnp.linalg.norm(diff)

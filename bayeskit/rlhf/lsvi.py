@@ -32,18 +32,19 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayeskit.rlhf.envs import (
     DuelingBandit,
     TabularMDP,
     Trajectory,
     _arm_trajectory,
+    _plan,
+    _policy_value,
     _prefer,
-    plan,
-    policy_value,
-    reward_error,
-    rollout,
-    sample_arms,
+    _reward_error,
+    _rollout,
+    _sample_arms,
 )
 from bayeskit.rlhf.preference import _check_link, _gaussian_draws, _newton
 from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
@@ -191,17 +192,47 @@ def query_statistic(diff, design, sigma_r) -> jax.Array:
         sigma_r: perturbation scale >= 0.
 
     Returns:
-        Scalar ``u``.
+        Scalar ``u``. Under ``jit`` the design cannot be checked; a design that is not positive
+        definite then gives NaN (the Cholesky factor fails), never a finite wrong value.
 
     Raises:
-        ValueError: on wrong shapes or ``sigma_r < 0``.
+        ValueError: on wrong shapes, non-finite entries, ``sigma_r < 0`` or a concrete design
+            that is not symmetric positive definite.
 
     Reference: Wu & Sun 2024, Eq. (2).
     """
     x = check_array(diff, "diff", ndim=1)
     S = check_array(design, "design", shape=(x.shape[0], x.shape[0]))
     check_in_range(sigma_r, "sigma_r", 0.0, None, closed=(True, False))
-    return _query_stat(x, S, sigma_r)
+    _check_spd(S, "design")
+    dtype = jnp.result_type(x.dtype, S.dtype, float)
+    x, S = x.astype(dtype), S.astype(dtype)
+    chol = jnp.linalg.cholesky(S)
+    z = jax.scipy.linalg.solve_triangular(chol, x, lower=True)
+    return 2.0 * sigma_r * jnp.sqrt(z @ z) / math.sqrt(math.pi)
+
+
+def _check_spd(S, name: str) -> None:
+    """Raise ``ValueError`` unless the concrete matrix ``S`` is symmetric positive definite."""
+    if isinstance(S, jax.core.Tracer):
+        return
+    A = np.asarray(jax.device_get(S), dtype=np.float64)
+    size = max(1.0, float(np.abs(A).max()))
+    asym = float(np.abs(A - A.T).max())
+    # Asymmetry from float32 rounding is ~1e-7 relative; more is a wrong matrix.
+    if asym > 1e-5 * size:
+        raise ValueError(
+            f"{name}: expected a symmetric positive definite matrix, got max |S - S^T| = {asym:.4g}"
+        )
+    eig = np.linalg.eigvalsh(0.5 * (A + A.T))
+    # The usual numerical-rank threshold: eigenvalues below d * eps * |S| are rounding noise.
+    eps = float(jnp.finfo(jnp.result_type(S.dtype, float)).eps)
+    tol = A.shape[0] * eps * max(float(np.abs(eig).max()), np.finfo(np.float64).tiny)
+    if not eig.min() > tol:
+        raise ValueError(
+            f"{name}: expected a symmetric positive definite matrix, got smallest eigenvalue "
+            f"{eig.min():.4g} (needs > {tol:.3g})"
+        )
 
 
 def _query_stat(x, design, sigma_r):
@@ -230,7 +261,7 @@ def _random_reference(key, env):
     """A uniformly random deterministic policy ``(H, S)``, or a random arm of a fresh offer."""
     if isinstance(env, DuelingBandit):
         k_arms, k_pick = jax.random.split(key)
-        arms = sample_arms(k_arms, env)
+        arms = _sample_arms(k_arms, env)
         return arms[jax.random.randint(k_pick, (), 0, arms.shape[0])]
     S, A = env.features.shape[:2]
     return jax.random.randint(key, (env.horizon, S), 0, A)
@@ -352,7 +383,7 @@ def build_kernel(env, agent: PRLSVI, oracle_link="logistic"):
     link = oracle_link if agent.link is None else agent.link
     if isinstance(env, DuelingBandit):
         return _bandit_kernel(env, agent, oracle_link, link)
-    vstar = policy_value(env, plan(env).policy)
+    vstar = _policy_value(env, _plan(env).policy)
 
     def kernel(key, state, oracle_scale):
         k_r, k_p, k1, k0, k_lab, k_q = jax.random.split(key, 6)
@@ -363,7 +394,7 @@ def build_kernel(env, agent: PRLSVI, oracle_link="logistic"):
         )
         policy = jnp.argmax(q_values, axis=-1)
         ref_policy = state.reference
-        tau1, tau0 = rollout(k1, env, policy), rollout(k0, env, ref_policy)
+        tau1, tau0 = _rollout(k1, env, policy), _rollout(k0, env, ref_policy)
         x = tau1.features - tau0.features
         u = _query_stat(x, state.design, agent.sigma_r)
         q = _decide(agent, k_q, u, x, state.mask)
@@ -373,11 +404,11 @@ def build_kernel(env, agent: PRLSVI, oracle_link="logistic"):
         reference = policy if agent.reference == "previous" else ref_policy
         new = new._replace(counts=counts, reference=reference, t=state.t + 1)
         info = EpisodeInfo(
-            vstar - policy_value(env, policy),
-            vstar - policy_value(env, ref_policy),
+            vstar - _policy_value(env, policy),
+            vstar - _policy_value(env, ref_policy),
             q,
             u,
-            reward_error(env, new.theta_hat),
+            _reward_error(env, new.theta_hat),
             tau1,
             tau0,
             o,
@@ -391,7 +422,7 @@ def _bandit_kernel(env: DuelingBandit, agent: PRLSVI, oracle_link, link):
     def kernel(key, state, oracle_scale):
         k_arms, k_r, k_lab, k_q = jax.random.split(key, 4)
         scale = oracle_scale if agent.scale is None else agent.scale
-        arms = sample_arms(k_arms, env)
+        arms = _sample_arms(k_arms, env)
         theta_r = _perturb(k_r, state.theta_hat, state.design, agent.sigma_r)
         arm = arms[jnp.argmax(arms @ theta_r)]
         x = arm - state.reference
@@ -408,7 +439,7 @@ def _bandit_kernel(env: DuelingBandit, agent: PRLSVI, oracle_link, link):
             best - state.reference @ env.theta,
             q,
             u,
-            reward_error(env, new.theta_hat),
+            _reward_error(env, new.theta_hat),
             _arm_trajectory(arm),
             _arm_trajectory(state.reference),
             o,

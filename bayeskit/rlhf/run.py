@@ -32,11 +32,11 @@ from bayeskit.rlhf.envs import (
     TabularMDP,
     Trajectory,
     _arm_trajectory,
-    plan,
-    policy_value,
-    reward_error,
-    rollout,
-    sample_arms,
+    _plan,
+    _policy_value,
+    _reward_error,
+    _rollout,
+    _sample_arms,
 )
 from bayeskit.rlhf.lsvi import PRLSVI, EpisodeInfo, _random_reference
 from bayeskit.rlhf.preference import _check_link
@@ -140,12 +140,12 @@ class RandomPolicy(eqx.Module):
         """Return ``kernel(key, state, oracle_scale) -> (state, EpisodeInfo)``; it asks nothing."""
         dtype = env.theta.dtype
         zero = jnp.zeros((), dtype)
-        error = reward_error(env, jnp.zeros_like(env.theta))
+        error = _reward_error(env, jnp.zeros_like(env.theta))
         if isinstance(env, DuelingBandit):
 
             def kernel(key, state, oracle_scale):
                 k_arms, k_pick = jax.random.split(key)
-                arms = sample_arms(k_arms, env)
+                arms = _sample_arms(k_arms, env)
                 arm = arms[jax.random.randint(k_pick, (), 0, arms.shape[0])]
                 best = (arms @ env.theta).max()
                 info = EpisodeInfo(
@@ -161,19 +161,19 @@ class RandomPolicy(eqx.Module):
                 return RandomPolicyState(arm), info
 
             return kernel
-        vstar = policy_value(env, plan(env).policy)
+        vstar = _policy_value(env, _plan(env).policy)
 
         def kernel(key, state, oracle_scale):
             k_pol, k1, k0 = jax.random.split(key, 3)
             policy = _random_reference(k_pol, env)
             info = EpisodeInfo(
-                vstar - policy_value(env, policy),
-                vstar - policy_value(env, state.reference),
+                vstar - _policy_value(env, policy),
+                vstar - _policy_value(env, state.reference),
                 jnp.bool_(False),
                 zero,
                 error,
-                rollout(k1, env, policy),
-                rollout(k0, env, state.reference),
+                _rollout(k1, env, policy),
+                _rollout(k0, env, state.reference),
                 zero,
             )
             return RandomPolicyState(policy), info

@@ -30,7 +30,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from bayeskit.rlhf.envs import DuelingBandit, plan, policy_value, reward_error, rollout
+from bayeskit.rlhf.envs import DuelingBandit, _plan, _policy_value, _reward_error, _rollout
 from bayeskit.rlhf.lsvi import (
     QUERY_RULES,
     EpisodeInfo,
@@ -243,7 +243,7 @@ def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
     if isinstance(env, DuelingBandit):
         raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
     link = oracle_link if agent.link is None else agent.link
-    vstar = policy_value(env, plan(env).policy)
+    vstar = _policy_value(env, _plan(env).policy)
     phi = env.features
 
     def sample_policy(key, state, mean, prec):
@@ -254,7 +254,7 @@ def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
         else:
             P = jax.random.dirichlet(k_p, agent.concentration + state.counts)
             theta = _perturb(k_r, mean, prec, agent.inflation)
-        return plan(env, rewards=phi @ theta, transitions=P).policy
+        return _plan(env, rewards=phi @ theta, transitions=P).policy
 
     def kernel(key, state, oracle_scale):
         k_pol, k_ref, k1, k0, k_u, k_lab, k_q, k_noise = jax.random.split(key, 8)
@@ -265,7 +265,7 @@ def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
             ref_policy = sample_policy(k_ref, state, mean, prec)
         else:
             ref_policy = state.reference
-        tau1, tau0 = rollout(k1, env, policy), rollout(k0, env, ref_policy)
+        tau1, tau0 = _rollout(k1, env, policy), _rollout(k0, env, ref_policy)
         x = tau1.features - tau0.features
         u = _query_stat_mc(k_u, x, mean, prec, agent.num_query_draws, agent.inflation)
         counts = state.counts
@@ -300,11 +300,11 @@ def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
         reference = policy if agent.reference == "previous" else ref_policy
         new = new._replace(counts=counts, reference=reference, t=state.t + 1)
         info = EpisodeInfo(
-            vstar - policy_value(env, policy),
-            vstar - policy_value(env, ref_policy),
+            vstar - _policy_value(env, policy),
+            vstar - _policy_value(env, ref_policy),
             q,
             u,
-            reward_error(env, theta_est),
+            _reward_error(env, theta_est),
             tau1,
             tau0,
             o,

@@ -140,3 +140,76 @@ def test_bad_scale_and_trajectory_shape():
 def test_bad_bandit_sizes():
     with pytest.raises(ValueError, match="n_arms"):
         rlhf.dueling_bandit(0, dim=3, n_arms=1)
+
+
+@pytest.fixture(scope="module")
+def river():
+    return rlhf.riverswim(horizon=5)  # S = 6, A = 2, d = 12
+
+
+@pytest.mark.parametrize("fn", ["policy_value", "evaluate", "rollout"])
+def test_policy_out_of_range_or_short_is_refused(river, fn):
+    call = getattr(rlhf, fn)
+    args = (0, river) if fn == "rollout" else (river,)
+    # All 5s with 3 actions used to be valued as "always the last action" (silent clamping).
+    with pytest.raises(
+        ValueError, match=r"policy: expected integer actions in \[0, 2\), got values"
+    ):
+        call(*args, jnp.full((5, 6), 5))
+    with pytest.raises(
+        ValueError, match=r"policy: .*shape \(H, S\) = \(5, 6\), got shape \(4, 6\)"
+    ):
+        call(*args, jnp.zeros((4, 6), int))
+    with pytest.raises(TypeError, match="policy: expected integer actions .* dtype float32"):
+        call(*args, jnp.zeros((5, 6), jnp.float32))
+
+
+def test_transitions_within_tolerance_are_normalised(river):
+    P = np.asarray(river.transitions, np.float64).copy()
+    P[0, 1] *= 1 + 9e-6
+    env = rlhf.make_mdp(P, None, np.asarray(river.theta), horizon=5)
+    # float64 normalisation, then the float32 cast: row sums exact to float32 rounding.
+    np.testing.assert_allclose(np.asarray(env.transitions, np.float64).sum(-1), 1.0, atol=1e-7)
+    with pytest.raises(ValueError, match=r"transitions: .*summing to 1 within 1e-05\), got row"):
+        rlhf.make_mdp(P * (1 + 2e-5), None, np.asarray(river.theta), horizon=5)
+    with pytest.raises(ValueError, match=r"init: expected a probability vector"):
+        rlhf.make_mdp(P, None, np.asarray(river.theta), init=np.full(6, 0.2), horizon=5)
+
+
+def test_plan_refuses_non_stochastic_transitions_and_bad_shapes(river):
+    # Transitions with rows summing to 3 used to give Q near 729 without complaint.
+    P = 3.0 * river.transitions
+    with pytest.raises(ValueError, match=r"transitions: expected a stochastic matrix"):
+        rlhf.plan(river, transitions=P)
+    with pytest.raises(ValueError, match=r"transitions: .*\(6, 2, 6\), got \(6, 1, 6\)"):
+        rlhf.plan(river, transitions=river.transitions[:, :1])
+    with pytest.raises(ValueError, match=r"rewards: expected shape \(S, A\) = \(6, 2\) or"):
+        rlhf.plan(river, rewards=jnp.zeros(3))
+    with pytest.raises(ValueError, match=r"rewards: expected shape \(S, A\) = \(6, 2\), got"):
+        rlhf.evaluate(river, jnp.zeros((5, 6), int), rewards=jnp.zeros((5, 6, 2)))
+    with pytest.raises(TypeError, match="env: expected a TabularMDP, got DuelingBandit"):
+        rlhf.plan(rlhf.dueling_bandit(0, dim=3))
+
+
+def test_reward_error_shape(river):
+    with pytest.raises(ValueError, match=r"theta: expected shape \(12\), got \(3,\)"):
+        rlhf.reward_error(river, jnp.zeros(3))
+    with pytest.raises(ValueError, match=r"theta: expected shape \(3\), got \(4,\)"):
+        rlhf.reward_error(rlhf.dueling_bandit(0, dim=3), jnp.zeros(4))
+
+
+def test_rollout_and_sample_arms_accept_every_key_form(river):
+    pol = jnp.ones((5, 6), int)
+    typed = rlhf.rollout(jax.random.key(3), river, pol)
+    np.testing.assert_array_equal(rlhf.rollout(3, river, pol).states, typed.states)
+    np.testing.assert_array_equal(
+        rlhf.rollout(jax.random.PRNGKey(3), river, pol).states, typed.states
+    )
+    env = rlhf.dueling_bandit(1, dim=4, n_arms=7)
+    arms = rlhf.sample_arms(jax.random.key(5), env)
+    np.testing.assert_array_equal(rlhf.sample_arms(5, env), arms)
+    np.testing.assert_array_equal(rlhf.sample_arms(jax.random.PRNGKey(5), env), arms)
+    with pytest.raises(TypeError, match="seed_or_key: expected an int seed"):
+        rlhf.sample_arms(1.5, env)
+    with pytest.raises(TypeError, match="env: expected a DuelingBandit, got TabularMDP"):
+        rlhf.sample_arms(0, river)

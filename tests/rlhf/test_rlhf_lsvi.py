@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -100,3 +101,15 @@ def test_bad_lsvi_counts_shape():
     env = rlhf.riverswim(horizon=3)
     with pytest.raises(ValueError, match="counts: expected shape"):
         rlhf.lsvi(0, env, env.theta, jnp.zeros((2, 6, 2, 6)))
+
+
+def test_query_statistic_refuses_non_pd_design():
+    # Used to return NaN (indefinite) or a finite wrong value (asymmetric).
+    with pytest.raises(ValueError, match="design: expected a symmetric positive definite .* -1"):
+        rlhf.query_statistic(np.ones(2), -np.eye(2), 0.5)
+    with pytest.raises(ValueError, match=r"design: expected a symmetric .* \|S - S\^T\| = 2"):
+        rlhf.query_statistic(np.ones(2), np.array([[1.0, 2.0], [0.0, 1.0]]), 0.5)
+    # Under jit the check cannot run: documented NaN, never a finite value.
+    assert np.isnan(float(jax.jit(rlhf.query_statistic)(np.ones(2), -np.eye(2), 0.5)))
+    want = 2 * 0.5 * np.sqrt(2 / 4) / np.sqrt(np.pi)  # |x|^2_{S^-1} = 2 / 4 for S = 4 I
+    assert float(rlhf.query_statistic(np.ones(2), 4 * np.eye(2), 0.5)) == pytest.approx(want)

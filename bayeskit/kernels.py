@@ -318,13 +318,17 @@ def gram(k, X, Y=None, block_size: int | None = None) -> jax.Array:
         Array of shape ``(n, m)``.
 
     Raises:
-        TypeError: if ``k`` is not callable or ``block_size`` is not an integer.
-        ValueError: if ``X``/``Y`` are not rank 2 with the same ``d``, or ``block_size < 1``.
+        TypeError: if ``k`` is not callable (or is a kernel class rather than an instance) or
+            ``block_size`` is not an integer.
+        ValueError: if ``X``/``Y`` are not rank 2 with the same ``d``, have NaN or infinite
+            entries (checked when concrete), or ``block_size < 1``.
     """
+    if isinstance(k, type):
+        raise TypeError(f"k: expected a kernel instance, got the class {k.__name__}; call it first")
     if not callable(k):
         raise TypeError(f"k: expected a kernel callable k(x, y), got {type(k).__name__}")
-    X = check_array(X, "X", ndim=2, finite=False)
-    Y = X if Y is None else check_array(Y, "Y", ndim=2, finite=False)
+    X = check_array(X, "X", ndim=2)
+    Y = X if Y is None else check_array(Y, "Y", ndim=2)
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
             f"Y: expected {X.shape[1]} columns to match X of shape {X.shape}, got {Y.shape}"

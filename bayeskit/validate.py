@@ -24,6 +24,7 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_log_weights",
+    "check_optimizer",
 ]
 
 
@@ -92,10 +93,15 @@ def check_array(
 
 
 def check_finite(x: Any, name: str) -> None:
-    """Raise ``ValueError`` if any entry of ``x`` is NaN or infinite (skipped for tracers)."""
+    """Raise ``ValueError`` if any entry of ``x`` is NaN or infinite (skipped for tracers), and
+    ``TypeError`` if ``x`` is not numeric (e.g. a string)."""
     if _is_traced(x):
         return
     arr = _host(x)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"{name}: expected numeric values, got {type(x).__name__} of dtype {arr.dtype}"
+        )
     if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
@@ -207,3 +213,18 @@ def check_log_weights(x: Any, name: str = "log_weights") -> jax.Array:
     if np.all(host == -np.inf):
         raise ValueError(f"{name}: every weight is zero (all log-weights are -inf)")
     return arr
+
+
+def check_optimizer(x: Any, name: str = "optimizer") -> Any:
+    """Return ``x`` if it is an ``optax.GradientTransformation``.
+
+    Raises:
+        TypeError: otherwise (e.g. the string ``"adam"``), naming the argument.
+    """
+    import optax
+
+    if not isinstance(x, optax.GradientTransformation):
+        raise TypeError(
+            f"{name}: expected an optax GradientTransformation (e.g. optax.adam(1e-3)), got {x!r}"
+        )
+    return x

@@ -141,6 +141,10 @@ def test_gram_rejects_bad_input():
         K.gram(k, jnp.zeros((4, 2)), block_size=0)
     with pytest.raises(TypeError, match="k: expected a kernel callable"):
         K.gram("gaussian", jnp.zeros((4, 2)))
+    with pytest.raises(TypeError, match="k: expected a kernel instance, got the class Gaussian"):
+        K.gram(K.Gaussian, jnp.zeros((4, 2)))
+    with pytest.raises(ValueError, match="X: expected finite values, got 1 NaN"):
+        K.gram(k, jnp.zeros((4, 2)).at[1, 0].set(jnp.nan))
 
 
 def test_radial_kernels_reject_bad_parameters():

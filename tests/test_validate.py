@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from bayeskit import validate as v
@@ -85,6 +86,17 @@ def test_check_choice_and_bool():
     assert v.check_bool(np.bool_(True), "swap") is True
     with pytest.raises(TypeError, match="swap: expected a bool, got int 1"):
         v.check_bool(1, "swap")
+
+
+def test_check_finite_refuses_non_numeric_and_check_optimizer():
+    with pytest.raises(TypeError, match="x: expected numeric values, got str"):
+        v.check_finite("abc", "x")
+    opt = optax.adam(1e-3)
+    assert v.check_optimizer(opt) is opt
+    with pytest.raises(
+        TypeError, match=r"opt: expected an optax GradientTransformation .* got 'adam'"
+    ):
+        v.check_optimizer("adam", "opt")
 
 
 def test_check_log_weights():

@@ -63,7 +63,8 @@ def check_hurst(hurst, name: str = "hurst") -> None:
 
 
 def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
-    """Return the OU speeds as a float64 NumPy vector, requiring finite positive entries.
+    """Return the OU speeds as a float64 NumPy vector, requiring finite, positive, distinct
+    entries.
 
     The speeds fix the model's structure (transition matrices are precomputed from them), so they
     must be concrete: a traced array raises ``TypeError``.
@@ -80,6 +81,8 @@ def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
         raise ValueError(f"{name}: expected a non-empty vector of speeds, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
         raise ValueError(f"{name}: expected finite positive speeds, got {arr.tolist()}")
+    if np.unique(arr).size != arr.size:  # equal speeds make the omega system singular
+        raise ValueError(f"{name}: expected distinct speeds, got {arr.tolist()}")
     return arr
 
 
@@ -124,13 +127,18 @@ def variance_scale(hurst, kind: str = "type1"):
     """``V(H)`` such that ``Var B(t) = V(H) t^(2H)`` for the 1/Gamma(H+1/2)-normalised kernels.
 
     Args:
-        hurst: Hurst index in (0, 1), any shape (traceable; not validated here).
+        hurst: Hurst index in (0, 1), any shape (traceable; concrete values are checked).
         kind: ``"type1"`` (``1 / (Gamma(2H+1) sin(pi H))``) or ``"type2"``
             (``1 / (2H Gamma(H+1/2)^2)``).
 
     Returns:
         Array with the shape of ``hurst``.
+
+    Raises:
+        ValueError: if a concrete ``hurst`` lies outside (0, 1) or ``kind`` is unknown.
     """
+    check_in_range(hurst, "hurst", 0.0, 1.0)
+    check_choice(kind, "kind", KINDS)
     return _vscale(jnp.asarray(hurst), kind, jnp, jax.scipy.special)
 
 

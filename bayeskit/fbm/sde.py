@@ -236,7 +236,7 @@ def simulate_path(
     exactly; without a guide this is Girsanov's ``u dW + u^2 dt / 2`` (mean ``int |u|^2/2 dt``).
 
     Args:
-        key: typed PRNG key.
+        key: an int seed or PRNG key.
         sde: the prior.
         x0: initial state, shape ``(D,)``.
         dt: step (Python float).
@@ -250,6 +250,7 @@ def simulate_path(
     Returns:
         :class:`SimResult` for one path.
     """
+    key = as_key(key)
     dim, k = sde.dim, sde.num_speeds
     dtype = jnp.result_type(jnp.asarray(x0).dtype, jnp.float32)
     x0 = jnp.asarray(x0, dtype)

@@ -37,7 +37,13 @@ from bayeskit.fbm.mafbm import SCHEMES, check_positive_scalar
 from bayeskit.fbm.sde import Control, FractionalSDE, SimResult, simulate_path
 from bayeskit.random import as_key
 from bayeskit.summary import to_inference_data as _to_idata
-from bayeskit.validate import check_array, check_choice, check_int
+from bayeskit.validate import (
+    check_array,
+    check_choice,
+    check_int,
+    check_optimizer,
+    check_positive,
+)
 
 __all__ = [
     "Observations",
@@ -82,6 +88,12 @@ class LatentSDE(eqx.Module):
     guided: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
+        if not isinstance(self.sde, FractionalSDE):
+            raise TypeError(f"sde: expected a FractionalSDE, got {type(self.sde).__name__}")
+        if not callable(self.control):
+            raise TypeError(f"control: expected a callable, got {type(self.control).__name__}")
+        check_array(self.x0, "x0", shape=(self.sde.dim,))
+        check_positive(self.obs_std, "obs_std")
         if self.guided and not is_linear(self.sde):
             raise TypeError(
                 "guided: the guide needs a linear drift and a constant diffusion (LinearDrift, "
@@ -418,7 +430,7 @@ def fit(
     check_choice(scheme, "scheme", SCHEMES)
     show = show_progress(progress)
     _check_problem(model, data, dt, batch_size, scheme)
-    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    optimizer = optax.adam(1e-3) if optimizer is None else check_optimizer(optimizer)
     values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
     step = _make_step(optimizer, dt, n_steps, int(batch_size), scheme, obs_index)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))

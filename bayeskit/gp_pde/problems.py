@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from typing import NamedTuple
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayeskit.validate import check_array, check_int, check_positive
+from bayeskit.validate import check_array, check_finite, check_int, check_positive
 
 __all__ = ["Term", "PDEProblem", "ResolutionWarning", "get", "names", "source_from_exact"]
 
@@ -26,12 +27,32 @@ class ResolutionWarning(UserWarning):
     """The grid has fewer than two points per period of the problem's highest frequency."""
 
 
-class Term(NamedTuple):
-    """One derivative term ``coef * d^order u / dx_dim^order`` (``order`` in 0, 1, 2)."""
-
+class _TermFields(NamedTuple):
     coef: float
     dim: int
     order: int
+
+
+class Term(_TermFields):
+    """One derivative term ``coef * d^order u / dx_dim^order`` (``order`` in 0, 1, 2).
+
+    Raises:
+        ValueError: on a non-finite ``coef``, a negative ``dim`` or an ``order`` outside 0, 1, 2
+            (``dim`` is checked against the problem's dimension by :class:`PDEProblem`).
+        TypeError: on a non-numeric ``coef`` or a non-integer ``dim`` / ``order``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, coef, dim, order):
+        # pytree utilities rebuild namedtuples with placeholders (tracers, None): check numbers only
+        if isinstance(coef, numbers.Number) and not isinstance(coef, bool):
+            check_finite(coef, "coef")
+            dim = check_int(dim, "dim", minimum=0)
+            order = check_int(order, "order", minimum=0)
+            if order > 2:
+                raise ValueError(f"order: expected 0, 1 or 2, got {order}")
+        return super().__new__(cls, coef, dim, order)
 
 
 def _allen_cahn(u):
@@ -103,12 +124,12 @@ class PDEProblem:
             raise ValueError(f"grid: expected {d} sizes (one per dimension), got {self.grid!r}")
         grid = tuple(check_int(n, "grid", minimum=3) for n in grid)
         object.__setattr__(self, "grid", grid)
-        terms = tuple(Term(float(c), int(j), int(r)) for c, j, r in self.terms)
+        terms = tuple(Term(float(c), j, r) for c, j, r in self.terms)  # Term checks j and r
         if not terms:
             raise ValueError("terms: expected at least one derivative term")
         for t in terms:
-            if not 0 <= t.dim < d or t.order not in (0, 1, 2):
-                raise ValueError(f"terms: expected dim in [0, {d}) and order in 0, 1, 2, got {t}")
+            if not 0 <= t.dim < d:
+                raise ValueError(f"terms: expected dim in [0, {d}), got {t}")
         object.__setattr__(self, "terms", terms)
         if self.nonlinearity is not None and self.nonlinearity not in NONLINEARITIES:
             raise ValueError(

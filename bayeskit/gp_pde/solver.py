@@ -48,7 +48,14 @@ from bayeskit.gp_pde import spectral as sp
 from bayeskit.gp_pde.problems import NONLINEARITIES, PDEProblem, boundary_mask
 from bayeskit.random import as_key
 from bayeskit.summary import to_inference_data
-from bayeskit.validate import check_bool, check_choice, check_finite, check_int, check_positive
+from bayeskit.validate import (
+    check_bool,
+    check_choice,
+    check_finite,
+    check_int,
+    check_optimizer,
+    check_positive,
+)
 
 __all__ = ["Trace", "GPSolution", "SolveInfo", "solve", "objective", "objective_dense", "METHODS"]
 
@@ -975,6 +982,8 @@ def solve(
         )
     if optimizer is None:
         optimizer = _profile_optimizer(steps) if method == "profile" else optax.adam(1e-2)
+    else:
+        check_optimizer(optimizer)
     key = as_key(key)
     with jax.enable_x64(True):
         common = dict(

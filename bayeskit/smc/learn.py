@@ -31,7 +31,7 @@ from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel, _mvn_logpdf
 from bayeskit.smc.paris import FlatFunctional, _check_backward_opts, flat_functional, paris_pass
 from bayeskit.smc.ppg import initial_path, ppg_iterations
-from bayeskit.validate import check_choice, check_in_range, check_int
+from bayeskit.validate import check_choice, check_in_range, check_int, check_optimizer
 
 __all__ = [
     "score_functional",
@@ -225,8 +225,7 @@ def mle(
         model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
     )
     optimizer = _MLE_OPTIMIZER if optimizer is None else optimizer
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    check_optimizer(optimizer)
     optimizer = restrict_optimizer(optimizer, theta0, learn, "theta0")
     h = score_functional(model)
     h_flat, _, _ = flat_functional(h, model, theta0, ys)
@@ -444,8 +443,7 @@ def msc(
                 )
         lam = {k: jnp.asarray(v, ys.dtype) for k, v in lam0.items()}
     optimizer = _MSC_OPTIMIZER if optimizer is None else optimizer
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    check_optimizer(optimizer)
     optimizer = restrict_optimizer(optimizer, lam, learn, "lam")
     h_flat = FlatFunctional(_msc_h)
     k_init, k_loop = jax.random.split(key)

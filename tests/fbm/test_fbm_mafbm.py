@@ -198,6 +198,10 @@ def test_bad_inputs():
         speed_grid(5, -1.0)
     with pytest.raises(ValueError, match="gammas"):
         optimal_omega(0.3, np.array([1.0, -2.0]))
+    with pytest.raises(ValueError, match=r"gammas: expected distinct speeds, got \[1.0, 1.0\]"):
+        optimal_omega(0.3, np.array([1.0, 1.0]))  # a singular system, not a LinAlgError trace
+    with pytest.raises(ValueError, match=r"hurst: expected a value in \(0.0, 1.0\), got 1.5"):
+        variance_scale(1.5)  # was -0.17: a negative variance
     with pytest.raises(ValueError, match="gammas"):
         ou_transition(np.array([0.0, 1.0]), 0.1)
     with pytest.raises(ValueError, match="dt"):

@@ -177,3 +177,11 @@ def test_bad_inputs():
     neural = neural_sde(0, dim=1)
     with pytest.raises(TypeError, match="guided: the guide needs a linear drift"):
         LatentSDE(neural.sde, neural.control, neural.x0, 0.1, guided=True)
+    with pytest.raises(ValueError, match="obs_std: expected positive values, got -0.1"):
+        LatentSDE(neural.sde, neural.control, neural.x0, -0.1)  # would train on a bad noise
+    with pytest.raises(ValueError, match=r"x0: expected shape \(1\), got \(2,\)"):
+        LatentSDE(neural.sde, neural.control, jnp.zeros(2), 0.1)
+    with pytest.raises(TypeError, match="sde: expected a FractionalSDE"):
+        LatentSDE("ou", neural.control, neural.x0, 0.1)
+    with pytest.raises(TypeError, match="optimizer: expected an optax GradientTransformation"):
+        fit(0, model, BRIDGE, steps=1, dt=0.1, optimizer="adam")

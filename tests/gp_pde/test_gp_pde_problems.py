@@ -75,6 +75,22 @@ def test_bad_input(kw, match):
         _make(**kw)
 
 
+@pytest.mark.parametrize(
+    "args,err,match",
+    [
+        ((float("nan"), 0, 2), ValueError, "coef: expected finite values"),
+        ((1.0, -1, 2), ValueError, "dim: expected an integer >= 0, got -1"),
+        ((1.0, 0, 5), ValueError, "order: expected 0, 1 or 2, got 5"),
+        ((1.0, 0.5, 2), TypeError, "dim: expected an integer"),
+    ],
+)
+def test_term_validates(args, err, match):
+    with pytest.raises(err, match=match):
+        Term(*args)
+    with pytest.raises(err, match=match):  # and through a problem's term tuples
+        _make(terms=[args])
+
+
 def test_get_unknown_name():
     with pytest.raises(ValueError, match="name: expected one of"):
         problems.get("heat_1d")

@@ -87,11 +87,10 @@ exact = fbm.mafbm_smoother(
 exact_std = exact.std[0]
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot(tt, x[:20].T, color="gray", lw=0.5)
-ax.fill_between(tt, -2 * exact_std, 2 * exact_std, color="C0", alpha=0.2, label="exact ±2 sd")
-ax.plot(tt, 2 * x.std(0), "C1--", label="VI ±2 sd")
-ax.plot(tt, -2 * x.std(0), "C1--")
-ax.set(xlabel="t", title="fBM bridge posterior (H = 0.7)")
+band = (exact.mean[0] - 2 * exact_std, exact.mean[0] + 2 * exact_std)
+ax.fill_between(tt, *band, color="C0", alpha=0.2, label="exact ±2 sd")
+fbm.plot_paths(paths, n_lines=20, ax=ax)  # 20 draws, the VI mean and its ±2 sd band
+ax.set(title="fBM bridge posterior (H = 0.7)")
 ax.legend()
 plt.show()
 
@@ -163,9 +162,9 @@ axes[0].plot(rows_arr[:, 0], rows_arr[:, 3], "o", mfc="none", ms=10, label="VI")
 axes[0].set(xlabel="true H", ylabel="estimated H", title="Hurst recovery")
 axes[0].legend()
 for h, (result, best) in fits.items():
-    (line,) = axes[1].plot(-np.asarray(result.losses), lw=0.8, label=f"ELBO, H = {h}")
-    axes[1].axhline(best, color=line.get_color(), ls=":")
-axes[1].set(xlabel="step", ylabel="nats per sequence", title="ELBO vs maximised log-likelihood")
+    fbm.plot_trace(result, "elbo", ax=axes[1], lw=0.8, label=f"ELBO, H = {h}")
+    axes[1].axhline(best, color=axes[1].get_lines()[-1].get_color(), ls=":")
+axes[1].set(ylabel="nats per sequence", title="ELBO vs maximised log-likelihood")
 axes[1].set_ylim(min(best for _, best in fits.values()) - 60, None)
 axes[1].legend(fontsize=7)
 plt.show()

@@ -76,34 +76,25 @@ print(f"finite differences         rel L2: {fd_err:.2e}")
 # below 1e-3 of the largest); the dotted line is the true frequency $100/2\pi$ cycles per unit.
 
 # %%
-x = np.linspace(0, 2 * np.pi, 3000)
-truth = np.sin(freq * x)
 fig, ax = plt.subplots(1, 3, figsize=(14, 3.5))
-ax[0].plot(x, np.asarray(sol.predict(x)), lw=0.6)
+gp_pde.plot_solution(sol, n_points=3000, exact=False, ax=ax[0], lw=0.6)
 ax[0].set_title("GP-HM solution")
-ax[1].semilogy(x, np.abs(np.asarray(sol.predict(x)) - truth) + 1e-16, lw=0.5, label="GP-HM")
-ax[1].semilogy(x, np.abs(np.asarray(rbf.predict(x)) - truth) + 1e-16, lw=0.5, label="GP-SE")
+gp_pde.plot_solution(sol, n_points=3000, error=True, ax=ax[1], lw=0.5, label="GP-HM")
+gp_pde.plot_solution(rbf, n_points=3000, error=True, ax=ax[1], lw=0.5, label="GP-SE")
 ax[1].legend()
-ax[1].set_title("pointwise error")
-spec = sol.spectrum()
-w, f, act = (np.asarray(a)[0] for a in (spec.weights, spec.freqs, spec.active))
-ax[2].stem(f[act], w[act])
-ax[2].plot(f[~act], w[~act], "x", label="pruned")
-ax[2].axvline(freq / (2 * np.pi), ls=":", color="k")
-ax[2].set_xlabel("frequency (cycles per unit)")
-ax[2].set_title("learned spectrum")
+gp_pde.plot_spectrum(sol, reference=freq / (2 * np.pi), ax=ax[2])
+ax[2].legend()
 fig.tight_layout()
+act = np.asarray(sol.spectrum().active)[0]  # components not pruned, counted below
 
 # %% [markdown]
 # The error per checkpoint shows how the learned spectrum improves the fit.
 
 # %%
-plt.figure(figsize=(5, 3))
-plt.semilogy(sol.trace.step, sol.trace.rel_l2, "o-", label="GP-HM")
-plt.semilogy(rbf.trace.step, rbf.trace.rel_l2, "s-", label="GP-SE")
-plt.xlabel("step")
-plt.ylabel("relative L2")
-plt.legend()
+fig, ax = plt.subplots(figsize=(5, 3))
+gp_pde.plot_trace(sol, ax=ax, label="GP-HM")
+gp_pde.plot_trace(rbf, ax=ax, marker="s", label="GP-SE")
+ax.legend()
 
 # %% [markdown]
 # ## Key numbers

@@ -110,6 +110,12 @@ mmds = {name: thinning.mmd(std, kernel, idx=i) for name, i in idx.items()}
 pd.Series(mmds, name="MMD to all draws")
 
 # %% [markdown]
+# The kernel-thinning coreset among all draws, in the population mean and scale $(\mu, \tau)$.
+
+# %%
+ax = thinning.plot_coreset(flat, idx["kernel thinning"], labels=("mu", "tau"))
+
+# %% [markdown]
 # ## 3. ArviZ summaries side by side
 # Posterior means and standard deviations from all draws and from each subsample.
 
@@ -146,11 +152,8 @@ for mm in ms:
     curve["standard thinning"].append(thinning.mmd(std, kernel, idx=thinning.standard_thin(n, s)))
 sizes = [n // 2**mm for mm in ms]
 fig, ax = plt.subplots(figsize=(5, 3.5))
-for name, values in curve.items():
-    ax.loglog(sizes, values, "o-", label=name)
-ax.set_xlabel("coreset size")
+thinning.plot_mmd_curves(sizes, curve, ax=ax)
 ax.set_ylabel("MMD to all draws")
-ax.legend()
 fig.tight_layout()
 slopes = {k: np.polyfit(np.log(sizes), np.log(v), 1)[0] for k, v in curve.items()}
 pd.Series(slopes, name="log-log slope")

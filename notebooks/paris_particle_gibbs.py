@@ -166,10 +166,8 @@ chains = [
 idata = az.concat([c.to_inference_data() for c in chains], dim="chain")
 print(az.summary(idata, var_names=["x"], coords={"time": [0, T3 // 2, T3 - 1]}))
 post = np.concatenate([np.asarray(c.paths[c.burn_in :, :, 0]) for c in chains])
-plt.plot(np.asarray(xs_sv[:, 0]), "k", lw=1, label="true volatility state")
-plt.plot(post.mean(0), "C1", label="PPG smoothed mean")
-plt.fill_between(np.arange(T3), *np.quantile(post, [0.05, 0.95], axis=0), color="C1", alpha=0.3)
-plt.legend()
+# the mean of the kept paths of both chains and their 5% and 95% quantiles, against the truth
+smc.plot_smoothed(chains, interval="eti", prob=0.9, truth=xs_sv[:, 0])
 plt.show()
 
 # %% [markdown]

@@ -5,7 +5,7 @@ Noise", ICLR 2024. Modules: :mod:`~bayeskit.fbm.exact` (exact fBM, samplers, fOU
 :mod:`~bayeskit.fbm.mafbm` (Markov approximation), :mod:`~bayeskit.fbm.kalman` (exact likelihood
 and posterior of the MA-fBM fOU), :mod:`~bayeskit.fbm.sde` (prior, control, simulator),
 :mod:`~bayeskit.fbm.guide` (exact affine control of linear models), :mod:`~bayeskit.fbm.vi` (ELBO
-and ``fit``), :mod:`~bayeskit.fbm.models`.
+and ``fit``), :mod:`~bayeskit.fbm.models`, :mod:`~bayeskit.fbm.plots`.
 """
 
 from bayeskit.fbm.exact import (
@@ -47,6 +47,7 @@ from bayeskit.fbm.models import (
     fractional_ou,
     neural_sde,
 )
+from bayeskit.fbm.plots import plot_paths, plot_trace
 from bayeskit.fbm.sde import Control, FractionalSDE, SimResult, simulate, simulate_path
 from bayeskit.fbm.vi import (
     FitResult,
@@ -102,4 +103,6 @@ __all__ = [
     "elbo",
     "fit",
     "observation_context",
+    "plot_paths",
+    "plot_trace",
 ]

@@ -1,6 +1,7 @@
 """GP-HM: Gaussian-process PDE solver with spectral-mixture kernels (Fang et al., ICLR 2024)."""
 
 from bayeskit.gp_pde import kronecker, problems, spectral
+from bayeskit.gp_pde.plots import plot_solution, plot_spectrum, plot_trace
 from bayeskit.gp_pde.problems import PDEProblem, ResolutionWarning, Term
 from bayeskit.gp_pde.solver import GPSolution, SolveInfo, Trace, objective, solve
 from bayeskit.gp_pde.spectral import MixtureParams, Spectrum
@@ -16,6 +17,9 @@ __all__ = [
     "Trace",
     "kronecker",
     "objective",
+    "plot_solution",
+    "plot_spectrum",
+    "plot_trace",
     "problems",
     "solve",
     "spectral",

@@ -37,6 +37,7 @@ from bayeskit.smc.models import (
     stochastic_volatility,
 )
 from bayeskit.smc.paris import ParisResult, backward_sample, paris
+from bayeskit.smc.plots import plot_ess, plot_smoothed
 from bayeskit.smc.ppg import PPGResult, ppg
 
 __all__ = [
@@ -74,4 +75,6 @@ __all__ = [
     "init_smoother",
     "smoother_marginals",
     "smoother_logpdf_term",
+    "plot_smoothed",
+    "plot_ess",
 ]

@@ -2,7 +2,7 @@
 
 Target, root and power KT and KT+ (:func:`thin`), KT-Compress++ (:func:`compresspp`), MMD
 (:func:`mmd`), the i.i.d. and standard-thinning baselines, and an ArviZ helper
-(:func:`thin_inference_data`).
+(:func:`thin_inference_data`) and plots (:func:`plot_coreset`, :func:`plot_mmd_curves`).
 
 References: Dwivedi & Mackey, "Kernel Thinning" (2021) and "Generalized Kernel Thinning" (2022);
 Shetty, Dwivedi & Mackey, "Distribution Compression in Near-linear Time" (2022).
@@ -21,6 +21,7 @@ from bayeskit.thinning.kt import (
     thin,
 )
 from bayeskit.thinning.mmd import mmd
+from bayeskit.thinning.plots import plot_coreset, plot_mmd_curves
 from bayeskit.thinning.split_kernels import default_kernel, power_kernel, split_kernel
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "kt_swap",
     "kt_swap_gram",
     "mmd",
+    "plot_coreset",
+    "plot_mmd_curves",
     "power_kernel",
     "split_kernel",
     "standard_thin",

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from bayeskit._plotting import target_axes
 from bayeskit.fbm.sde import SimResult
 from bayeskit.fbm.vi import FitResult
 from bayeskit.validate import check_choice, check_int, check_positive
@@ -18,17 +19,6 @@ from bayeskit.validate import check_choice, check_int, check_positive
 __all__ = ["plot_paths", "plot_trace"]
 
 TRACE_QUANTITIES = ("elbo", "loss", "hurst")
-
-
-def _axes(ax: Any):
-    import matplotlib.pyplot as plt
-    from matplotlib.axes import Axes
-
-    if ax is None:
-        return plt.subplots()[1]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}")
-    return ax
 
 
 def plot_paths(
@@ -87,7 +77,7 @@ def plot_paths(
         raise ValueError(f"paths: expected at least 2 paths for a band, got {x.shape[0]}")
     x = x[:, :, latent]
     t = np.asarray(paths.times)
-    ax = _axes(ax)
+    ax = target_axes(ax)
     if n_lines:
         ax.plot(t, x[:n_lines].T, color="gray", lw=0.5)
     mean, sd = x.mean(0), x.std(0)
@@ -125,7 +115,7 @@ def plot_trace(result: Any, quantity: str = "elbo", *, ax: Any = None, **kwargs:
     else:
         values = np.asarray(result.losses)
         values, ylabel = (-values, "ELBO per sequence") if quantity == "elbo" else (values, "loss")
-    ax = _axes(ax)
+    ax = target_axes(ax)
     ax.plot(np.arange(values.shape[0]), values, **kwargs)
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)

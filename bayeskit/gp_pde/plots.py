@@ -12,6 +12,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from bayeskit._plotting import target_axes
 from bayeskit.gp_pde.solver import GPSolution
 from bayeskit.validate import check_bool, check_choice, check_int, check_positive
 
@@ -26,17 +27,6 @@ def _check_solution(solution: Any) -> GPSolution:
             f"solution: expected a GPSolution (from gp_pde.solve), got {type(solution).__name__}"
         )
     return solution
-
-
-def _axes(ax: Any):
-    import matplotlib.pyplot as plt
-    from matplotlib.axes import Axes
-
-    if ax is None:
-        return plt.subplots()[1]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}")
-    return ax
 
 
 def _grid_values(solution: GPSolution, n_points: int | None):
@@ -99,7 +89,7 @@ def plot_solution(
         raise ValueError(
             f"error: problem {solution.problem.name!r} has no exact solution to compare with"
         )
-    ax = _axes(ax)
+    ax = target_axes(ax)
     axes, values = _grid_values(solution, n_points)
     truth = None
     if has_exact and (error or (exact and d == 1)):
@@ -156,7 +146,7 @@ def plot_trace(solution: Any, quantity: str = "rel_l2", *, ax: Any = None, **kwa
             f"quantity: problem {solution.problem.name!r} has no exact solution, so its rel_l2 "
             "trace is NaN; use quantity='loss'"
         )
-    ax = _axes(ax)
+    ax = target_axes(ax)
     kwargs.setdefault("marker", "o")
     kwargs.setdefault("label", solution.kernel)
     ax.plot(np.asarray(solution.trace.step), values, **kwargs)
@@ -201,7 +191,7 @@ def plot_spectrum(
     if dim >= d:
         raise ValueError(f"dim: expected an integer in [0, {d - 1}], got {dim}")
     check_positive(prune_ratio, "prune_ratio")
-    ax = _axes(ax)
+    ax = target_axes(ax)
     spec = solution.spectrum(prune_ratio)
     w, f, act = (np.asarray(a)[dim] for a in (spec.weights, spec.freqs, spec.active))
     ax.stem(f[act], w[act], label="active")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from bayeskit._plotting import target_axes
 from bayeskit.smc.paris import ParisResult
 from bayeskit.smc.ppg import PPGResult
 from bayeskit.validate import check_array, check_choice, check_in_range, check_int
@@ -19,17 +20,6 @@ from bayeskit.validate import check_array, check_choice, check_in_range, check_i
 __all__ = ["plot_smoothed", "plot_ess"]
 
 INTERVALS = ("hdi", "eti")
-
-
-def _axes(ax: Any):
-    import matplotlib.pyplot as plt
-    from matplotlib.axes import Axes
-
-    if ax is None:
-        return plt.subplots()[1]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}")
-    return ax
 
 
 def _kept_draws(results: Any, dim: int) -> np.ndarray:
@@ -106,7 +96,7 @@ def plot_smoothed(
             truth = truth[:, dim]
     import arviz as az
 
-    ax = _axes(ax)
+    ax = target_axes(ax)
     t = np.arange(n_t)
     if truth is not None:
         ax.plot(t, truth, "k", lw=1, label="truth")
@@ -153,7 +143,7 @@ def plot_ess(result: Any, *, n_particles: int | None = None, ax: Any = None, **k
     if n_particles is not None:
         n_particles = check_int(n_particles, "n_particles", minimum=1)
     ess = np.asarray(result.ess)
-    ax = _axes(ax)
+    ax = target_axes(ax)
     ax.plot(np.arange(ess.shape[0]), ess, **kwargs)
     if n_particles is not None:
         ax.axhline(n_particles, ls=":", color="k", label=f"N = {n_particles}")

@@ -12,20 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from bayeskit._plotting import target_axes
 from bayeskit.validate import check_array, check_bool, check_int
 
 __all__ = ["plot_coreset", "plot_mmd_curves"]
-
-
-def _axes(ax: Any):
-    import matplotlib.pyplot as plt
-    from matplotlib.axes import Axes
-
-    if ax is None:
-        return plt.subplots()[1]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}")
-    return ax
 
 
 def plot_coreset(
@@ -74,7 +64,7 @@ def plot_coreset(
         labels = (f"x[{i}]", f"x[{j}]")
     elif len(labels) != 2:
         raise ValueError(f"labels: expected two axis labels, got {labels!r}")
-    ax = _axes(ax)
+    ax = target_axes(ax)
     ax.scatter(x[:, i], x[:, j], s=4, color="0.75", label=f"input ({n})")
     ax.scatter(x[idx, i], x[idx, j], s=16, color="C3", label=f"coreset ({idx.size})")
     ax.set_xlabel(labels[0])
@@ -121,7 +111,7 @@ def plot_mmd_curves(sizes: Any, curves: Mapping[str, Any], *, slopes: bool = Fal
         if np.any(values <= 0):
             raise ValueError(f"curves[{name!r}]: expected positive MMDs, got {values.tolist()}")
         rows[name] = values
-    ax = _axes(ax)
+    ax = target_axes(ax)
     for name, values in rows.items():
         label = str(name)
         if slopes:

@@ -18,7 +18,8 @@ from bayeskit import fbm, gp_pde, smc, thinning  # noqa: E402
 from bayeskit.fbm.sde import SimResult  # noqa: E402
 from bayeskit.gp_pde import spectral  # noqa: E402
 from bayeskit.gp_pde.problems import PDEProblem, Term, source_from_exact  # noqa: E402
-from bayeskit.gp_pde.solver import GPSolution, SolveInfo, Trace  # noqa: E402
+from bayeskit.gp_pde.solution import GPSolution  # noqa: E402
+from bayeskit.gp_pde.state import SolveInfo, Trace  # noqa: E402
 from bayeskit.smc.paris import ParisResult  # noqa: E402
 from bayeskit.smc.ppg import PPGResult  # noqa: E402
 

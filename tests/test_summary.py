@@ -191,7 +191,8 @@ def test_weighted_summary_resamples_follow_the_weights():
 def test_gp_solution_inference_data_holds_the_grid_values():
     from bayeskit.gp_pde import spectral
     from bayeskit.gp_pde.problems import PDEProblem, Term, source_from_exact
-    from bayeskit.gp_pde.solver import GPSolution, SolveInfo, Trace
+    from bayeskit.gp_pde.solution import GPSolution
+    from bayeskit.gp_pde.state import SolveInfo, Trace
 
     def ex(x):
         return jnp.sin(jnp.pi * x[0]) * jnp.sin(jnp.pi * x[1])

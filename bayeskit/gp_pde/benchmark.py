@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.gp_pde import baselines, problems, spectral
-from bayeskit.gp_pde.solver import objective, objective_dense, solve
+from bayeskit.gp_pde.model import objective, objective_dense
+from bayeskit.gp_pde.solver import solve
 
 
 def _key(name: str) -> str:

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from bayeskit._plotting import target_axes
-from bayeskit.gp_pde.solver import GPSolution
+from bayeskit.gp_pde.solution import GPSolution
 from bayeskit.validate import check_bool, check_choice, check_int, check_positive
 
 __all__ = ["plot_solution", "plot_trace", "plot_spectrum"]

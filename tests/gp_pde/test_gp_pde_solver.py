@@ -202,7 +202,7 @@ def test_extra_gp_adds_second_interpolant():
     sol = gp_pde.solve(0, prob, n_components=3, steps=2, extra_gp=True, extra_steps=2)
     assert sol.extra is not None and sol.extra.kernel == "matern52"
     x = np.linspace(0.05, 0.95, 5)
-    first = gp_pde.solver._predict_points  # the first stage alone, for the decomposition
+    first = gp_pde.solution._predict_points  # the first stage alone, for the decomposition
     with jax.enable_x64(True):
         base = first(sol.kernel, sol.params, sol.axes, sol.alpha, jnp.asarray(x)[:, None], (0,))
     np.testing.assert_allclose(sol.predict(x), base + sol.extra.predict(x), rtol=1e-12)

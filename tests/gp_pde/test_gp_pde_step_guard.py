@@ -6,8 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bayeskit.gp_pde import problems, solver
+from bayeskit.gp_pde import problems
 from bayeskit.gp_pde import spectral as sp
+from bayeskit.gp_pde.model import JITTER, _loss
+from bayeskit.gp_pde.optimize import _initial_state, _profile_optimizer, _profile_step
+from bayeskit.gp_pde.state import _data, _static
 
 # 40 nodes are far too few for sin(100 x); the guard does not depend on the solution's accuracy
 pytestmark = pytest.mark.filterwarnings("ignore::bayeskit.gp_pde.problems.ResolutionWarning")
@@ -19,13 +22,13 @@ def setting():
     one (always accepted) step, and the objective ``L(values, (params, log_tau, log_v))``."""
     with jax.enable_x64(True):
         prob = problems.get("poisson_1d_sin100", grid=40)
-        static = solver._static(prob, "student_t", 1, 0, solver.JITTER)
-        data = solver._data(prob)
-        optimizer = solver._profile_optimizer(10)
+        static = _static(prob, "student_t", 1, 0, JITTER)
+        data = _data(prob)
+        optimizer = _profile_optimizer(10)
         params = sp.init_params(1, 4, 3.0)
-        step = jax.jit(lambda s: solver._profile_step(static, data, optimizer, s))
-        state = step(solver._initial_state(prob.grid, params, optimizer, "profile"))
-    return step, state, lambda u, hyper: solver._loss(static, data, u, *hyper)
+        step = jax.jit(lambda s: _profile_step(static, data, optimizer, s))
+        state = step(_initial_state(prob.grid, params, optimizer, "profile"))
+    return step, state, lambda u, hyper: _loss(static, data, u, *hyper)
 
 
 def _stepped(acc, scale):

@@ -14,15 +14,15 @@ where derivatives of ``U`` come from differentiating the interpolant ``k(x, M) K
 steps by taking the grid values out of the first-order loop: each step solves for ``U`` given
 the hyperparameters (``L`` is quadratic in ``U`` for a linear operator, a linear least-squares
 problem; one warm-started Gauss-Newton step per outer step for the Allen-Cahn nonlinearity,
-damped by a line search (``_damped``); dense up to 2500 nodes, warm-started conjugate
+damped by a line search (``inner._damped``); dense up to 2500 nodes, warm-started conjugate
 gradients in the operator's Kronecker eigenbasis beyond), then takes one optimizer step on the
 kernel hyperparameters and ``log tau, log v`` with the gradient of ``L`` at the new ``U`` (at
 the exact minimiser this is the gradient of the profiled objective). A step that raises the
 profiled objective by more than ``REJECT_RISE`` is undone and retried at half the scale
-(``_profile_step``). The precisions are not profiled in closed form: ``L`` is unbounded below
+(``optimize._profile_step``). The precisions are not profiled in closed form: ``L`` is unbounded below
 in ``v`` (the interpolant's derivative map is invertible, so the residual can be driven to zero
 and ``L -> -inf`` as ``v -> inf``); like the paper, they move by optimizer steps. The default
-step sizes decay on a cosine schedule (``_profile_optimizer``), which lets the frequencies
+step sizes decay on a cosine schedule (``optimize._profile_optimizer``), which lets the frequencies
 settle to the accuracy the solution needs.
 
 Everything runs in float64 inside ``jax.enable_x64(True)``; the caller's global setting is left

@@ -141,6 +141,9 @@ class PDEProblem:
         if not callable(self.boundary):
             nb = int(np.sum(boundary_mask(grid)))
             check_array(self.boundary, "boundary", shape=(nb,))
+        for name in ("source", "boundary", "exact"):
+            if callable(getattr(self, name)):
+                _check_point_function(getattr(self, name), name, d)
         check_positive(self.boundary_weight, "boundary_weight")
         check_positive(jnp.asarray(self.freq_scale), "freq_scale")
         if self.max_frequency is not None:
@@ -210,6 +213,25 @@ class PDEProblem:
         mesh = jnp.meshgrid(*axes, indexing="ij")
         pts = jnp.stack([m.ravel() for m in mesh], axis=-1)
         return jax.vmap(self.exact)(pts).reshape(tuple(a.shape[0] for a in axes))
+
+
+def _check_point_function(f: Callable, name: str, d: int) -> None:
+    """Trace ``f`` on abstract points (``jax.eval_shape``, nothing is computed): it must be
+    traceable by JAX and map one point ``(d,)`` to a scalar, as the solver vmaps it."""
+    points = jax.ShapeDtypeStruct((3, d), jnp.zeros(()).dtype)
+    try:
+        out = jax.eval_shape(jax.vmap(f), points)
+    except Exception as err:  # any tracing failure of user code, reported with its cause
+        raise TypeError(
+            f"{name}: expected a JAX-traceable function of one point x of shape ({d},) (use "
+            f"jax.numpy, not numpy); tracing it failed with {type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
+    if not hasattr(out, "shape") or out.shape != (3,):
+        got = out.shape[1:] if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(
+            f"{name}: expected a scalar for one point x of shape ({d},), got shape {got}"
+        )
 
 
 def boundary_mask(grid) -> np.ndarray:

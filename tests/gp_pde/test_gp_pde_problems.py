@@ -91,6 +91,17 @@ def test_term_validates(args, err, match):
         _make(terms=[args])
 
 
+def test_callables_are_traced_before_solving():
+    # a (1,)-shaped boundary used to fail seconds into a profile solve (and pass silently under
+    # adam); a NumPy source gave an opaque TracerArrayConversionError from inside jit
+    with pytest.raises(ValueError, match=r"boundary: expected a scalar .* got shape \(1,\)"):
+        _make(boundary=lambda x: jnp.sin(x))
+    with pytest.raises(TypeError, match="source: expected a JAX-traceable function .* numpy"):
+        _make(source=lambda x: np.sin(np.asarray(x[0])))
+    with pytest.raises(ValueError, match=r"exact: expected a scalar .* got shape \(2,\)"):
+        _make(exact=lambda x: jnp.stack([x[0], x[0]]))
+
+
 def test_get_unknown_name():
     with pytest.raises(ValueError, match="name: expected one of"):
         problems.get("heat_1d")

@@ -27,6 +27,31 @@ class ResolutionWarning(UserWarning):
     """The grid has fewer than two points per period of the problem's highest frequency."""
 
 
+class FrequencyScaleWarning(UserWarning):
+    """The initial kernel frequencies stop below the solution's highest frequency: the solver
+    must then move components up by optimiser steps, slowly (measured: about 1.5 cycles in 300
+    steps), so the error stalls far above what the grid allows."""
+
+
+def warn_low_freq_scale(freq_scale, max_frequency, stacklevel: int = 3) -> None:
+    """Warn (:class:`FrequencyScaleWarning`) if ``freq_scale`` is below ``max_frequency`` in a
+    dimension; both are scalars or ``(d,)`` (cycles per unit length)."""
+    if max_frequency is None:
+        return
+    mf = np.asarray(max_frequency, dtype=float)
+    fs = np.broadcast_to(np.asarray(freq_scale, dtype=float), mf.shape)
+    low = np.flatnonzero(fs < mf)
+    if low.size:
+        j = int(low[0])
+        warnings.warn(
+            f"freq_scale: {fs[j]:.3g} in dimension {j} is below the problem's max_frequency "
+            f"{mf[j]:.3g}; the kernel's initial frequencies do not reach the solution's, so the "
+            f"error stalls; pass freq_scale >= {mf[j]:.3g} (e.g. {1.25 * mf[j]:.3g})",
+            FrequencyScaleWarning,
+            stacklevel=stacklevel,
+        )
+
+
 class _TermFields(NamedTuple):
     coef: float
     dim: int
@@ -149,6 +174,7 @@ class PDEProblem:
         if self.max_frequency is not None:
             mf = tuple(np.broadcast_to(np.asarray(self.max_frequency, dtype=float), (d,)))
             object.__setattr__(self, "max_frequency", mf)
+            warn_low_freq_scale(self.freq_scale, mf, stacklevel=4)
             for j, (f, n, (lo, hi)) in enumerate(zip(mf, grid, dom)):
                 per_period = (n - 1) / ((hi - lo) * f) if f > 0 else math.inf
                 if per_period < 2.0:

@@ -48,7 +48,7 @@ from bayeskit.gp_pde.model import JITTER, _apply_linear, _factors, _loss
 from bayeskit.gp_pde.model import objective as objective
 from bayeskit.gp_pde.model import objective_dense as objective_dense
 from bayeskit.gp_pde.optimize import _initial_state, _make_chunk, _profile_optimizer, _reported
-from bayeskit.gp_pde.problems import PDEProblem
+from bayeskit.gp_pde.problems import PDEProblem, warn_low_freq_scale
 from bayeskit.gp_pde.solution import GPSolution, _predict_grid, _test_axes
 from bayeskit.gp_pde.state import SolveInfo, Trace, _data, _static
 from bayeskit.random import as_key
@@ -259,6 +259,7 @@ def solve(
     check_positive(init_noise, "init_noise", strict=False)
     if freq_scale is not None:
         check_positive(jnp.asarray(freq_scale), "freq_scale")
+        warn_low_freq_scale(freq_scale, problem.max_frequency)
     if extra_gp and problem.nonlinearity is not None:
         raise ValueError("extra_gp: the extra GP needs a linear operator (no nonlinearity)")
     n_nodes = math.prod(problem.grid)

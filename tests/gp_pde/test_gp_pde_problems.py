@@ -1,5 +1,7 @@
 """Problem construction, benchmark cases and input validation."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -100,6 +102,15 @@ def test_callables_are_traced_before_solving():
         _make(source=lambda x: np.sin(np.asarray(x[0])))
     with pytest.raises(ValueError, match=r"exact: expected a scalar .* got shape \(2,\)"):
         _make(exact=lambda x: jnp.stack([x[0], x[0]]))
+
+
+def test_freq_scale_below_max_frequency_warns():
+    # the new-user case of issue 20: 24 cycles per unit length, the default freq_scale 20
+    with pytest.warns(problems.FrequencyScaleWarning, match=r"freq_scale: 20 .* below .* 24"):
+        _make(grid=(604,), max_frequency=24.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", problems.FrequencyScaleWarning)
+        _make(grid=(604,), max_frequency=24.0, freq_scale=30.0)
 
 
 def test_get_unknown_name():

@@ -8,7 +8,10 @@ KT-SWAP restricted to distinct points, then with probability 1/2 the complement,
 every halving unbiased.
 
 The recursion runs bottom-up: all subproblems of one level are halved at once (``vmap`` inside
-``lax.map`` chunks, so the per-level kernel memory stays bounded).
+``lax.map`` chunks of at most 2^25 kernel entries). A halving on more than ``block_size``
+points never holds its kernel matrix: KT-SPLIT computes 128-row panels, KT-SWAP computes rows
+when needed and its sums in blocks of ``block_size`` rows, so the peak memory is
+O(block_size * 2^(g+1) sqrt(n)) plus the points.
 
 **Any n, every row used.** With ``k = floor(log4 n)`` Compress++ thins by ``2^k``, like
 ``thin(key, x, k)``: about ``n / 2^k`` points, between ``sqrt(n)`` and ``2 sqrt(n)``. Compress
@@ -39,13 +42,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from bayeskit.kernels import pairwise
 from bayeskit.random import as_key
 from bayeskit.thinning.kt import (
     VARIANTS,
+    _check_block,
     _check_delta,
     _check_x,
-    _Dense,
+    _source,
     _split,
     _swap,
     _thin_core,
@@ -59,18 +62,21 @@ __all__ = ["compresspp", "symmetrized_halve"]
 
 # Kernel entries held at once per Compress level (float64: 8 bytes each, so 256 MiB).
 _LEVEL_ENTRIES = 2**25
+# Rows of the kernel panel that KT-SPLIT computes at once (64 pairs) on a streamed source.
+_PANEL_ROWS = 128
+_DEFAULT_BLOCK = 1024
 
 
-def _halve_sym(key, x, idx, split_k, swap_k, delta):
+def _halve_sym(key, x, idx, split_k, swap_k, delta, block_size):
     """Symmetrised KT(m=1) on the points ``x[idx]``; returns half of ``idx`` (distinct)."""
     size = idx.shape[0]
     pts = x[idx]
-    src = _Dense(pairwise(split_k, pts, pts))
+    src = _source(split_k, pts, block_size)
     key_u, key_coin = jax.random.split(key)
     u = jax.random.uniform(key_u, (1, size // 2), x.dtype)
     halves = _split(src, u, size, 1, delta)
     if swap_k is not None:
-        src = _Dense(pairwise(swap_k, pts, pts))
+        src = _source(swap_k, pts, block_size)
     chosen = _swap(src, halves, True)
     member = jnp.zeros((size,), bool).at[chosen].set(True)
     (rest,) = jnp.nonzero(~member, size=size // 2)
@@ -78,7 +84,7 @@ def _halve_sym(key, x, idx, split_k, swap_k, delta):
     return idx[jnp.where(flip, rest, chosen)]
 
 
-def _compress_core(key, x, split_k, swap_k, g, levels, delta):
+def _compress_core(key, x, split_k, swap_k, g, levels, delta, block_size):
     n = x.shape[0]
     base = n // 4**levels
     denom = g + levels * base / 2**g
@@ -90,16 +96,20 @@ def _compress_core(key, x, split_k, swap_k, g, levels, delta):
         size = groups.shape[1]
         delta_h = delta * size**2 / (4 * n * 2**g * denom)
         keys = jax.random.split(jax.random.fold_in(key_c, level), groups.shape[0])
-        batch = max(1, min(groups.shape[0], _LEVEL_ENTRIES // size**2))
+        # A halving holds its kernel matrix, or blocks of rows when it is streamed.
+        rows = size if block_size is None else min(size, max(block_size, _PANEL_ROWS))
+        batch = max(1, min(groups.shape[0], _LEVEL_ENTRIES // (size * rows)))
         z = jax.lax.map(
-            lambda a, dh=delta_h: _halve_sym(a[0], x, a[1], split_k, swap_k, dh),
+            lambda a, dh=delta_h: _halve_sym(a[0], x, a[1], split_k, swap_k, dh, block_size),
             (keys, groups),
             batch_size=batch,
         )
     coreset = z[0]
     if g == 0:
         return coreset
-    sub = _thin_core(key_t, x[coreset], split_k, swap_k, g, delta * g / denom, True, False, None)
+    sub = _thin_core(
+        key_t, x[coreset], split_k, swap_k, g, delta * g / denom, True, False, block_size
+    )
     return coreset[sub]
 
 
@@ -135,7 +145,7 @@ def symmetrized_halve(key: Any, x: Any, kernel: Any, *, delta: float = 0.5) -> j
 
 @eqx.filter_jit
 def _halve_jit(key, x, kernel, delta):
-    return _halve_sym(key, x, jnp.arange(x.shape[0]), kernel, None, delta)
+    return _halve_sym(key, x, jnp.arange(x.shape[0]), kernel, None, delta, None)
 
 
 def compresspp(
@@ -147,6 +157,7 @@ def compresspp(
     delta: float = 0.5,
     variant: str = "target",
     alpha: float | None = None,
+    block_size: int | None = _DEFAULT_BLOCK,
 ) -> jax.Array:
     """KT-Compress++: sqrt(n) to 2 sqrt(n) points, near-KT quality, O(4^g n log n) time.
 
@@ -159,6 +170,14 @@ def compresspp(
         delta: failure probability in (0, 1], split between the halvings and the final KT.
         variant: split kernel, as in :func:`bayeskit.thinning.thin`.
         alpha: power for ``power`` / ``plus`` variants, as in :func:`bayeskit.thinning.thin`.
+        block_size: a halving (or the final KT) on at most ``block_size`` points builds its
+            kernel matrix; a larger one computes kernel rows when needed, in blocks of
+            ``block_size`` rows, so its memory is O(block_size * points) and the peak stays
+            bounded as ``n`` grows (n = 2^20, float64, d = 2, g = 4: 2.5 GB peak RSS, about
+            1 GB of it JAX itself). ``None`` always builds the matrices (the last halving's has
+            (2^(g+1) sqrt(n))^2 entries: 8 GiB at n = 2^20 in float64). The same ``key`` gives
+            the same coreset for any ``block_size`` unless two candidate halves of KT-SWAP tie
+            to rounding (their scores are summed in another order).
 
     Returns:
         Integer array of shape ``(n' // 2**k,)``: row indices into ``x``, with
@@ -168,7 +187,8 @@ def compresspp(
 
     Raises:
         ValueError: on non-finite or non-rank-2 ``x``, ``g < 0``, ``delta`` outside (0, 1], an
-            unknown ``variant`` or one the kernel has no closed form for.
+            unknown ``variant`` or one the kernel has no closed form for, ``block_size < 2``.
+        TypeError: on a non-integer ``g`` or ``block_size``.
 
     Reference: Shetty, Dwivedi & Mackey (2022), Algorithms 1-2 (Compress, Compress++).
     """
@@ -176,6 +196,7 @@ def compresspp(
     g = check_int(g, "g", minimum=0)
     delta = _check_delta(delta)
     variant = check_choice(variant, "variant", VARIANTS)
+    block_size = _check_block(block_size)
     if kernel is None:
         kernel = default_kernel(x)
     split_k = split_kernel(kernel, variant, alpha=alpha, dim=x.shape[1])
@@ -183,12 +204,14 @@ def compresspp(
     k = (n.bit_length() - 1) // 2  # 4**k <= n < 4**(k + 1)
     levels = k - g
     if levels <= 1:
-        return thin(key, x, k, kernel, variant=variant, alpha=alpha, delta=delta)
+        return thin(
+            key, x, k, kernel, variant=variant, alpha=alpha, delta=delta, block_size=block_size
+        )
     swap_k = None if split_k is kernel else kernel
     key = as_key(key)
     n_used = n - n % 2 ** max(2 * levels, k)
     if n_used == n:
-        return _compress_jit(key, x, split_k, swap_k, g, levels, delta)
+        return _compress_jit(key, x, split_k, swap_k, g, levels, delta, block_size)
     key_keep, key = jax.random.split(key)
     keep = iid(key_keep, n, n_used)
-    return keep[_compress_jit(key, x[keep], split_k, swap_k, g, levels, delta)]
+    return keep[_compress_jit(key, x[keep], split_k, swap_k, g, levels, delta, block_size)]

@@ -28,7 +28,7 @@ from jax import lax
 from bayeskit.kernels import pairwise
 from bayeskit.random import as_key
 from bayeskit.thinning.mmd import kernel_row_means
-from bayeskit.thinning.split_kernels import default_kernel, split_kernel
+from bayeskit.thinning.split_kernels import VARIANTS, default_kernel, split_kernel
 from bayeskit.validate import (
     check_array,
     check_bool,
@@ -50,8 +50,6 @@ __all__ = [
 
 Kernel = Callable[[jax.Array, jax.Array], jax.Array]
 
-VARIANTS = ("target", "root", "power", "plus")
-
 
 # ---------------------------------------------------------------------------------------------
 # Kernel sources: the algorithms only ask for kernel sub-blocks, from a dense matrix or on the fly.
@@ -64,9 +62,6 @@ class _Dense:
     def __init__(self, kmat: jax.Array):
         self.kmat = kmat
 
-    def sub(self, i: jax.Array, j: jax.Array) -> jax.Array:
-        return self.kmat[i[:, None], j[None, :]]
-
     def row(self, c: jax.Array) -> jax.Array:
         return lax.dynamic_index_in_dim(self.kmat, c, keepdims=False)
 
@@ -75,6 +70,16 @@ class _Dense:
 
     def row_means(self) -> jax.Array:
         return self.kmat.mean(axis=1)
+
+    def col_means(self, cols: jax.Array) -> jax.Array:
+        """mean_{j in cols} K[i, j] for every row i: shape (n,)."""
+        # This gather (not kmat[:, cols]) keeps XLA's float32 summation order of earlier versions.
+        rows = jnp.arange(self.kmat.shape[0])
+        return self.kmat[rows[:, None], cols[None, :]].mean(axis=1)
+
+    def set_mean(self, s: jax.Array) -> jax.Array:
+        """mean_{i, j in s} K[i, j]."""
+        return self.kmat[s[:, None], s[None, :]].mean()
 
     def panel(self, coresets: jax.Array, pts: jax.Array, first: bool) -> jax.Array:
         """K[p, c] for the block's points p and each coreset c: shape (count, 2B, L)."""
@@ -86,22 +91,30 @@ class _Dense:
 
 
 class _Stream:
-    """Kernel entries computed when needed: O(n) memory per step, O(block_size * n) for sums."""
+    """Kernel entries computed when needed: O(n) memory per step, O(block_size * n) for sums.
+
+    Entries come from the same ``pairwise`` as the dense matrix, so they are equal bit for bit.
+    """
 
     def __init__(self, kernel: Kernel, x: jax.Array, block_size: int):
         self.kernel, self.x, self.block_size = kernel, x, block_size
 
-    def sub(self, i: jax.Array, j: jax.Array) -> jax.Array:
-        return pairwise(self.kernel, self.x[i], self.x[j])
-
     def row(self, c: jax.Array) -> jax.Array:
-        return jax.vmap(self.kernel, in_axes=(None, 0))(self.x[c], self.x)
+        return pairwise(self.kernel, self.x[c][None], self.x)[0]
 
     def diag(self) -> jax.Array:
         return jax.vmap(self.kernel)(self.x, self.x)
 
     def row_means(self) -> jax.Array:
         return kernel_row_means(self.kernel, self.x, self.x, self.block_size)
+
+    def col_means(self, cols: jax.Array) -> jax.Array:
+        return kernel_row_means(self.kernel, self.x, self.x[cols], self.block_size)
+
+    def set_mean(self, s: jax.Array) -> jax.Array:
+        # Row means then their mean: the dense full mean sums in another order (equal to rounding).
+        pts = self.x[s]
+        return kernel_row_means(self.kernel, pts, pts, self.block_size).mean()
 
     def panel(self, coresets: jax.Array, pts: jax.Array, first: bool) -> jax.Array:
         return jax.vmap(lambda p, c: pairwise(self.kernel, self.x[p], self.x[c]))(pts, coresets)
@@ -220,12 +233,12 @@ def _swap(src, coresets: jax.Array, unique: bool, mean_k: jax.Array | None = Non
     cands = jnp.concatenate([base[None], coresets[:1] if ncs == 2 else coresets])
 
     def rel_mmd2(s):
-        return src.sub(s, s).mean() - 2 * mean_k[s].mean()
+        return src.set_mean(s) - 2 * mean_k[s].mean()
 
     scores = jax.vmap(rel_mmd2)(cands)
     start = cands[jnp.argmin(scores)]  # argmin keeps the first minimum: baseline wins ties
     two_over = 2.0 / size
-    stat = diag / size + 2 * (src.sub(jnp.arange(n), start).sum(axis=1) / size - mean_k)
+    stat = diag / size + 2 * (src.col_means(start) - mean_k)
     count = jnp.zeros((n,), jnp.int32).at[start].add(1)
 
     def step(carry, p):
@@ -256,7 +269,9 @@ def _uniforms(key, m: int, n_used: int, dtype) -> jax.Array:
 
 
 def _source(kernel: Kernel, x: jax.Array, block_size: int | None):
-    if block_size is None:
+    """The kernel matrix if all rows fit in one block (``block_size`` None or >= n), else rows
+    computed when needed in blocks of ``block_size``."""
+    if block_size is None or x.shape[0] <= block_size:
         return _Dense(pairwise(kernel, x, x))
     return _Stream(kernel, x, block_size)
 
@@ -367,9 +382,9 @@ def _check_coresets(coresets: Any, n: int) -> jax.Array:
 
 
 def _check_gram(kmat: Any) -> jax.Array:
-    kmat = check_array(kmat, "K", ndim=2)
+    kmat = check_array(kmat, "kmat", ndim=2)
     if kmat.shape[0] != kmat.shape[1]:
-        raise ValueError(f"K: expected a square kernel matrix, got shape {kmat.shape}")
+        raise ValueError(f"kmat: expected a square kernel matrix, got shape {kmat.shape}")
     return kmat
 
 
@@ -395,9 +410,11 @@ def kt_split(
         m: number of halving rounds, ``0 <= m <= log2(n)``.
         kernel: split kernel ``k(a, b) -> scalar`` on single points.
         delta: failure probability in ``(0, 1]`` (level-wise convention, see module docs).
-        block_size: ``None`` builds the ``n x n`` kernel matrix once; an int computes kernel
-            entries when needed instead (row panels of at most 128 points, row sums in blocks
-            of ``block_size`` rows), so memory is O((128 + block_size) * n).
+        block_size: ``None`` builds the ``n x n`` kernel matrix once, and so does an int
+            ``>= n``; a smaller int computes kernel entries when needed instead (row panels of
+            at most 128 points, row sums in blocks of ``block_size`` rows), so memory is
+            O((128 + block_size) * n). The coresets are the same either way (the kernel
+            entries are the same numbers).
 
     Returns:
         Integer array of shape ``(2**m, n // 2**m)``: disjoint coresets whose union is
@@ -458,7 +475,7 @@ def kt_split_gram(kmat: Any, uniforms: Any, *, delta: float = 0.5) -> jax.Array:
     """KT-SPLIT on a precomputed split-kernel matrix with given uniforms (pure core).
 
     This is the level-wise algorithm of :func:`kt_split` with the randomness made explicit: with
-    the same ``K`` and uniforms it returns the same coresets as goodpoints' ``ktc.split_K``.
+    the same ``kmat`` and uniforms it returns the same coresets as goodpoints' ``ktc.split_K``.
 
     Args:
         kmat: symmetric kernel matrix, shape ``(n, n)``.
@@ -470,7 +487,7 @@ def kt_split_gram(kmat: Any, uniforms: Any, *, delta: float = 0.5) -> jax.Array:
         Integer array of shape ``(2**m, n // 2**m)``.
 
     Raises:
-        ValueError: if ``K`` is not square and finite, ``uniforms`` has too few columns or
+        ValueError: if ``kmat`` is not square and finite, ``uniforms`` has too few columns or
             ``2**m > n``.
 
     Reference: Dwivedi & Mackey (2021), Algorithm 1a; goodpoints ``ktc.split_K``.
@@ -502,7 +519,7 @@ def kt_swap_gram(kmat: Any, coresets: Any, *, unique: bool = False) -> jax.Array
         Integer array of shape ``(s,)``.
 
     Raises:
-        ValueError: if ``K`` is not square and finite or ``coresets`` is malformed.
+        ValueError: if ``kmat`` is not square and finite or ``coresets`` is malformed.
     """
     kmat = _check_gram(kmat)
     coresets = _check_coresets(coresets, kmat.shape[0])
@@ -551,10 +568,12 @@ def thin(
         delta: failure probability in (0, 1] (level-wise convention of the module docs).
         swap: run KT-SWAP; ``False`` returns the first KT-SPLIT coreset.
         unique: forbid repeated indices in the output.
-        block_size: ``None`` builds kernel matrices (O(n^2) memory, fastest for n <= 2^14);
-            an int computes kernel entries when needed (O((128 + block_size) * n) memory, see
-            :func:`kt_split`): at n = 2^20, d = 10, float32, XLA's compiled temporary memory is
-            0.7 GiB with ``block_size=1024``.
+        block_size: ``None`` (or an int ``>= n``) builds kernel matrices (O(n^2) memory,
+            fastest for n <= 2^14); a smaller int computes kernel entries when needed
+            (O((128 + block_size) * n) memory, see :func:`kt_split`): at n = 2^20, d = 10,
+            float32, XLA's compiled temporary memory is 0.7 GiB with ``block_size=1024``.
+            Both use the same kernel entries; only KT-SWAP's candidate scores are summed in
+            another order, so the output changes only if two candidates tie to rounding.
 
     Returns:
         Integer array of shape ``(n // 2**m,)`` (``(size,)``): row indices into ``x``, in

@@ -51,7 +51,7 @@ from bayeskit.kernels import (
     Sinc,
     matern_profile,
 )
-from bayeskit.validate import check_array, check_in_range
+from bayeskit.validate import check_array, check_choice, check_in_range
 
 __all__ = ["split_kernel", "power_kernel", "default_kernel", "matern_correlation"]
 
@@ -60,6 +60,9 @@ Kernel = Callable[[jax.Array, jax.Array], jax.Array]
 _MIXTURE_NODES = 64
 _MEDIAN_POINTS = 1024
 _MATERN_NU = ((Matern12, 0.5), (Matern32, 1.5), (Matern52, 2.5))
+
+# KT-SPLIT kernels: the target itself, its square root, an alpha-power, or KT+ (their sum)
+VARIANTS = ("target", "root", "power", "plus")
 
 
 def _gamma_nodes(nu: float) -> np.ndarray:
@@ -214,11 +217,13 @@ def split_kernel(kernel: Kernel, variant: str, *, alpha: float | None, dim: int)
         A kernel callable on single points.
 
     Raises:
-        ValueError: as :func:`power_kernel`; or a non-callable kernel; or ``alpha`` with
+        ValueError: as :func:`power_kernel`; or an unknown ``variant``; or ``alpha`` with
             ``target``/``root`` other than None (or 0.5 for root).
+        TypeError: on a non-callable kernel.
     """
     if not callable(kernel):
-        raise ValueError(f"kernel: expected a callable k(x, y), got {type(kernel).__name__}")
+        raise TypeError(f"kernel: expected a callable k(x, y), got {type(kernel).__name__}")
+    check_choice(variant, "variant", VARIANTS)
     _check_params(kernel)
     if variant == "target":
         if alpha is not None:

@@ -59,7 +59,7 @@ def test_symmetrized_halving_returns_each_half_equally_often():
     kern = Gaussian(lengthscale=2.0)
     keys = jax.random.split(jax.random.key(seed(0)), 200)
     run = jax.jit(
-        jax.vmap(lambda k: compress_module._halve_sym(k, x, jnp.arange(16), kern, None, 0.5))
+        jax.vmap(lambda k: compress_module._halve_sym(k, x, jnp.arange(16), kern, None, 0.5, None))
     )
     halves = np.asarray(run(keys))
     assert all(len(np.unique(h)) == 8 for h in halves)  # a proper half: distinct points
@@ -95,6 +95,18 @@ def test_compresspp_quality_close_to_kt():
     # (0.33 of the factor 4); worst t upper bound / E[MMD^2_iid] 0.019
 
 
+def test_blocked_halvings_give_the_dense_coreset():
+    # n = 4^4, g = 2: halvings of 64 and 128 points, final KT on 64; block_size = 32 streams
+    # all of them (root variant: split and swap kernels differ). Kernel entries are the same
+    # numbers either way; only KT-SWAP's candidate scores are summed in another order.
+    x = gauss_points(256, 2, seed=5)
+    kern = Gaussian(lengthscale=2.0)
+    with jax.enable_x64(True):
+        dense = compresspp(7, x, kern, g=2, variant="root", block_size=None)
+        blocked = compresspp(7, x, kern, g=2, variant="root", block_size=32)
+    assert np.array_equal(np.asarray(blocked), np.asarray(dense))
+
+
 def test_compresspp_bad_inputs():
     x = gauss_points(64, 2)
     kern = Gaussian(lengthscale=2.0)
@@ -106,5 +118,9 @@ def test_compresspp_bad_inputs():
         compresspp(0, np.full((16, 2), np.nan), kern)
     with pytest.raises(ValueError, match="delta: expected a value in"):
         compresspp(0, x, kern, delta=2.0)
+    with pytest.raises(ValueError, match="block_size: expected an integer >= 2, got 1"):
+        compresspp(0, x, kern, block_size=1)
+    with pytest.raises(TypeError, match="block_size: expected an integer, got float"):
+        compresspp(0, x, kern, block_size=64.0)
     with pytest.raises(ValueError, match="x: expected an even number of rows"):
         symmetrized_halve(0, x[:5], kern)

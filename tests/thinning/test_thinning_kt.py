@@ -334,7 +334,7 @@ def test_split_swap_and_baseline_bad_inputs(small):
         kt_swap(x, jnp.array([[0, 96]]), kern)
     with pytest.raises(TypeError, match="coresets: expected integer indices"):
         kt_swap(x, jnp.zeros((1, 2)), kern)
-    with pytest.raises(ValueError, match="K: expected a square kernel matrix"):
+    with pytest.raises(ValueError, match="kmat: expected a square kernel matrix"):
         kt_split_gram(jnp.ones((4, 3)), jnp.ones((1, 2)))
     with pytest.raises(ValueError, match="uniforms: expected shape"):
         kt_split_gram(jnp.eye(8), jnp.ones((2, 1)))

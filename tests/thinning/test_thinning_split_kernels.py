@@ -89,6 +89,10 @@ def test_split_kernel_bad_inputs():
         split_kernel(InverseMultiquadric(), "power", alpha=0.7, dim=2)
     with pytest.raises(ValueError, match="alpha: only used by variant"):
         split_kernel(Gaussian(), "target", alpha=0.7, dim=2)
+    with pytest.raises(ValueError, match="variant: expected one of 'target', .*, got 'foo'"):
+        split_kernel(Gaussian(), "foo", alpha=None, dim=2)  # was a KT+ kernel, silently
+    with pytest.raises(TypeError, match=r"kernel: expected a callable k\(x, y\), got str"):
+        split_kernel("gaussian", "target", alpha=None, dim=2)
     mix = SpectralMixture(jnp.ones(1), jnp.zeros((1, 2)), jnp.ones((1, 2)))
     with pytest.raises(ValueError, match="kernel: root/power/plus variants need"):
         split_kernel(mix, "plus", alpha=None, dim=2)

@@ -121,9 +121,3 @@ def test_reproduce_rejects_unknown_method(capsys):
     assert "unknown method(s) ['bogus']" in capsys.readouterr().err
 
 
-def test_readme_tour_runs():
-    text = (ROOT / "README.md").read_text()
-    code = text.split("```python\n", 1)[1].split("```", 1)[0]
-    out = _python(code)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "r_hat" in out.stdout

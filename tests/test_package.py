@@ -119,5 +119,3 @@ def test_report_lists_unavailable_methods_and_metrics(tmp_path, monkeypatch):
 def test_reproduce_rejects_unknown_method(capsys):
     assert cli.main(["reproduce", "--only", "thinning,bogus", "--out", "unused"]) == 2
     assert "unknown method(s) ['bogus']" in capsys.readouterr().err
-
-

@@ -1,10 +1,9 @@
 """Run every example script as a user would: a subprocess that must exit 0."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from userrun import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
@@ -12,13 +11,6 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(path):
-    out = subprocess.run(
-        [sys.executable, str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
-    )
+    out = run_script(path, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip(), "an example prints what it computed"

@@ -1,9 +1,9 @@
 """The README's tour runs as written and touches every method (a user's first copy-paste)."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from userrun import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("gp_pde", "fbm", "smc", "rlhf", "thinning")
@@ -34,14 +34,7 @@ def test_tour_runs(tmp_path):
     # One fresh interpreter, as a user would paste it; ~60 s on 2 cores, mostly compilation.
     script = tmp_path / "tour.py"
     script.write_text(tour())
-    out = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=240,
-        env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
-    )
+    out = run_script(script, cwd=tmp_path, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
     for name in METHODS:
         assert f"{name}:" in out.stdout, f"the tour printed nothing for {name}:\n{out.stdout}"

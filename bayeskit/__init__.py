@@ -16,6 +16,7 @@ _SUBMODULES = (
     "summary",
     "kernels",
     "validate",
+    "parallel",
     "gp_pde",
     "fbm",
     "smc",

@@ -35,14 +35,16 @@ from bayeskit._progress import progress_range, show_progress
 from bayeskit.fbm.guide import Guide, is_linear, linear_guide
 from bayeskit.fbm.mafbm import SCHEMES, check_positive_scalar
 from bayeskit.fbm.sde import Control, FractionalSDE, SimResult, simulate_path
+from bayeskit.parallel import _check_mesh, named_sharding
 from bayeskit.random import as_key
 from bayeskit.summary import to_inference_data as _to_idata
 from bayeskit.validate import (
     check_array,
+    check_bool,
     check_choice,
     check_int,
     check_optimizer,
-    check_positive,
+    check_scalar,
 )
 
 __all__ = [
@@ -56,16 +58,41 @@ __all__ = [
 ]
 
 
-class Observations(NamedTuple):
+class Observations(eqx.Module):
     """Noisy observations of ``P`` independent sequences on a shared time grid.
 
     Attributes:
-        times: observation times, shape ``(N,)``, strictly increasing, >= 0.
-        values: observations, shape ``(P, N, D)``.
+        times: observation times, shape ``(N,)``, ``N >= 1``, finite, strictly increasing, >= 0.
+        values: finite observations, shape ``(P, N, D)``, ``P, D >= 1``.
+
+    Raises:
+        TypeError: on non-numeric times or values.
+        ValueError: on wrong shapes, NaN or infinite entries, negative or unordered times
+            (value checks skipped for traced arrays).
     """
 
     times: Any
     values: Any
+
+    def __check_init__(self):
+        t = check_array(self.times, "times", ndim=1)
+        n = t.shape[0]
+        if n < 1:
+            raise ValueError(f"times: expected at least one observation time, got shape {t.shape}")
+        v = check_array(self.values, "values", ndim=3)
+        if v.shape[1] != n or v.shape[0] < 1 or v.shape[2] < 1:
+            raise ValueError(
+                f"values: expected shape (P, {n}, D) with P, D >= 1 to match times of shape "
+                f"{t.shape}, got {v.shape}"
+            )
+        if not isinstance(t, jax.core.Tracer):
+            host = np.asarray(jax.device_get(self.times), np.float64)
+            if np.any(np.diff(host) <= 0):
+                raise ValueError(
+                    f"times: expected strictly increasing times, got them out of order: {host[:8]}"
+                )
+            if host[0] < 0:
+                raise ValueError(f"times: expected times >= 0, got {host[0]}")
 
 
 class LatentSDE(eqx.Module):
@@ -93,7 +120,8 @@ class LatentSDE(eqx.Module):
         if not callable(self.control):
             raise TypeError(f"control: expected a callable, got {type(self.control).__name__}")
         check_array(self.x0, "x0", shape=(self.sde.dim,))
-        check_positive(self.obs_std, "obs_std")
+        check_scalar(self.obs_std, "obs_std", 0.0, None)
+        check_bool(self.guided, "guided")
         if self.guided and not is_linear(self.sde):
             raise TypeError(
                 "guided: the guide needs a linear drift and a constant diffusion (LinearDrift, "
@@ -129,8 +157,28 @@ def observation_context(times, values, grid, horizon: float):
         ``g = (t_next - t) / T``; after the last observation the last one is repeated with a zero
         gap. ``sqrt(g)`` helps the network represent the control's steep growth just before an
         observation (its gain scales like one over the remaining prior variance).
+
+    Raises:
+        TypeError: on non-numeric arrays or ``horizon``.
+        ValueError: on wrong shapes, non-finite entries, unordered times (value checks skipped
+            for traced arrays) or ``horizon <= 0``.
     """
+    times = check_array(times, "times", ndim=1)
     n = times.shape[0]
+    if n < 1:
+        raise ValueError(f"times: expected at least one observation time, got shape {times.shape}")
+    if not isinstance(times, jax.core.Tracer) and np.any(np.diff(np.asarray(times)) <= 0):
+        raise ValueError("times: expected strictly increasing times")
+    values = check_array(values, "values", ndim=2)
+    if values.shape[0] != n:
+        raise ValueError(
+            f"values: expected shape ({n}, D) to match times of shape {times.shape}, got "
+            f"{values.shape}"
+        )
+    grid = check_array(grid, "grid", ndim=1)
+    if grid.shape[0] < 1:
+        raise ValueError(f"grid: expected at least one time, got shape {grid.shape}")
+    horizon = check_scalar(horizon, "horizon", 0.0, None)
     idx = jnp.clip(jnp.searchsorted(times, grid, side="left"), 0, n - 1)
     idx2 = jnp.clip(idx + 1, 0, n - 1)
     gap = jnp.clip(times[idx] - grid, 0.0, None) / horizon
@@ -228,8 +276,24 @@ def _guide(model, omega, values, dt, n_steps, obs_index):
     return guide, axes
 
 
-def _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index):
-    """Per-sequence (log-likelihood, log-ratio) with one posterior path each; values (B, N, D)."""
+def _map_paths(one, mesh, keys, values, ctx, guide, axes):
+    """``vmap`` of ``one(key, values, ctx, guide)`` over the batch of paths; on a mesh, the
+    batch (and the guide's per-path fields) is split across its devices and jit partitions the
+    rest: the model is replicated and its gradient all-reduced."""
+    if mesh is not None:
+
+        def split(x):
+            return jax.lax.with_sharding_constraint(x, named_sharding(mesh, x.ndim))
+
+        keys, values, ctx = split(keys), split(values), split(ctx)
+        if guide is not None:
+            guide = Guide(*[split(g) if a == 0 else g for g, a in zip(guide, axes, strict=True)])
+    return jax.vmap(one, in_axes=(0, 0, 0, axes))(keys, values, ctx, guide)
+
+
+def _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index, mesh=None):
+    """Per-sequence (log-likelihood, log-ratio) with one posterior path each; values (B, N, D);
+    the batch split across ``mesh`` unless it is ``None``."""
     omega = model.sde.omega()
     keys = jax.random.split(key, values.shape[0])
     guide, guide_axes = _guide(model, omega, values, dt, n_steps, obs_index)
@@ -241,10 +305,10 @@ def _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_in
         ll = -0.5 * jnp.sum((v - xhat) ** 2) / var - 0.5 * v.size * jnp.log(2 * jnp.pi * var)
         return ll, sim.kl[-1]
 
-    return jax.vmap(one, in_axes=(0, 0, 0, guide_axes))(keys, values, ctx, guide)
+    return _map_paths(one, mesh, keys, values, ctx, guide, guide_axes)
 
 
-def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = "exact"):
+def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = "exact", mesh=None):
     """Monte Carlo ELBO of every sequence (one posterior path each).
 
     Args:
@@ -253,6 +317,9 @@ def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = 
         data: :class:`Observations` with values of shape ``(P, N, D)``.
         dt: solver step > 0; the solver runs on ``[0, ceil(t_N / dt) dt]``.
         scheme: ``"exact"`` or ``"euler"``.
+        mesh: ``None``, or a 1-D ``jax.sharding.Mesh`` (:func:`bayeskit.parallel.device_mesh`)
+            to split the sequences' paths across its devices; equal to ``mesh=None`` up to
+            float rounding (each device vmaps a narrower batch).
 
     Returns:
         ``(elbo, log_likelihood, kl)``, each of shape ``(P,)``; ``kl`` is the path's log-ratio
@@ -262,11 +329,12 @@ def elbo(key, model: LatentSDE, data: Observations, *, dt: float, scheme: str = 
         ValueError: for NaN data, times out of order or negative, ``dt <= 0``, bad shapes.
         TypeError: if ``model`` or ``data`` has the wrong type.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     check_choice(scheme, "scheme", SCHEMES)
+    mesh = None if mesh is None else _check_mesh(mesh)
     values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
     ll, kl = eqx.filter_jit(_elbo_terms)(
-        key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index
+        key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index, mesh
     )
     return ll - kl, ll, kl
 
@@ -305,7 +373,7 @@ class FitResult(NamedTuple):
         Raises:
             ValueError: if ``n < 1``.
         """
-        key = as_key(key)
+        key = as_key(key, "key")
         n = check_int(n, "n", minimum=1)
         values, ctx, _, _, dt, n_steps, obs_index = _prepare(
             self.model, self.data, self.dt, self.scheme
@@ -362,11 +430,12 @@ def _sample_all(key, model, values, ctx, dt, n_steps, n, scheme, obs_index):
 
 
 @functools.lru_cache(maxsize=8)
-def _make_step(optimizer, dt, n_steps, batch_size, scheme, obs_index):
+def _make_step(optimizer, dt, n_steps, batch_size, scheme, obs_index, mesh=None):
     """The jitted training step (cached so that repeated ``fit`` calls reuse the compile)."""
 
     def loss_fn(model, key, values, ctx, left, frac):
-        ll, kl = _elbo_terms(key, model, values, ctx, left, frac, dt, n_steps, scheme, obs_index)
+        args = (dt, n_steps, scheme, obs_index, mesh)
+        ll, kl = _elbo_terms(key, model, values, ctx, left, frac, *args)
         return -jnp.mean(ll - kl)
 
     @eqx.filter_jit
@@ -395,6 +464,7 @@ def fit(
     batch_size: int = 32,
     optimizer: optax.GradientTransformation | None = None,
     scheme: str = "exact",
+    mesh=None,
     progress: bool | None = None,
 ) -> FitResult:
     """Fit the control, prior parameters and Hurst index by maximising the ELBO with ``optax``.
@@ -414,6 +484,11 @@ def fit(
             ``(H, theta, sigma)``, so a larger step learns them faster: the benchmark uses
             ``adam(cosine_decay_schedule(2e-2, steps, alpha=0.1))`` for 800-1500 steps.
         scheme: ``"exact"`` OU transitions or ``"euler"``.
+        mesh: ``None``, or a 1-D ``jax.sharding.Mesh`` (:func:`bayeskit.parallel.device_mesh`)
+            to split each step's batch of paths across its devices (data-parallel gradients:
+            the mean over the batch all-reduces them); the losses equal ``mesh=None``'s up to
+            float rounding (each device vmaps a narrower batch, and the mean sums in another
+            order), which training can amplify over many steps.
         progress: show a tqdm bar; ``None`` (default) shows one when run interactively (a
             Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1`` overrides).
 
@@ -424,15 +499,19 @@ def fit(
         ValueError: for NaN data, observation times out of order or negative, ``dt <= 0``,
             ``steps < 1`` or bad shapes.
         TypeError: for a model or data of the wrong type.
+        FloatingPointError: if the ELBO became non-finite (the step is named; lower the
+            learning rate or ``dt``).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     steps = check_int(steps, "steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     check_choice(scheme, "scheme", SCHEMES)
     show = show_progress(progress)
     _check_problem(model, data, dt, batch_size, scheme)
     optimizer = optax.adam(1e-3) if optimizer is None else check_optimizer(optimizer)
+    mesh = None if mesh is None else _check_mesh(mesh)
     values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
-    step = _make_step(optimizer, dt, n_steps, int(batch_size), scheme, obs_index)
+    step = _make_step(optimizer, dt, n_steps, int(batch_size), scheme, obs_index, mesh)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
     key, k_draws = jax.random.split(key)
     keys = jax.random.split(key, steps)

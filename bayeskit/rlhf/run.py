@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._progress import progress_bar, show_progress
+from bayeskit.parallel import _check_mesh, gather, map_sharded
 from bayeskit.random import as_key
 from bayeskit.rlhf.envs import (
     DuelingBandit,
@@ -41,7 +42,7 @@ from bayeskit.rlhf.envs import (
 from bayeskit.rlhf.lsvi import PRLSVI, EpisodeInfo, _random_reference
 from bayeskit.rlhf.preference import _check_link
 from bayeskit.rlhf.thompson import ThompsonSampling
-from bayeskit.validate import check_int, check_positive
+from bayeskit.validate import check_int, check_scalar
 
 __all__ = ["Preferences", "RandomPolicy", "RandomPolicyState", "RunLog", "run", "baselines"]
 
@@ -184,19 +185,27 @@ class RandomPolicy(eqx.Module):
 _AGENTS = (PRLSVI, ThompsonSampling, RandomPolicy)
 
 
-@partial(jax.jit, static_argnames=("episodes",))
-def _init(keys, env, agent, episodes):
-    return jax.vmap(lambda k: agent.init(k, env, episodes))(keys)
+def _over_seeds(fn, mesh, *args):
+    """``vmap`` over the seed axis; on a mesh, each device runs its seeds one at a time, the same
+    compiled code for any number of devices (so results match a one-device mesh bit for bit)."""
+    if mesh is None:
+        return jax.vmap(fn)(*args)
+    return map_sharded(fn, *args, mesh=mesh, batch_size=1)
 
 
-@partial(jax.jit, static_argnames=("link",))
-def _scan(keys, state, env, agent, scale, link):
+@partial(jax.jit, static_argnames=("episodes", "mesh"))
+def _init(keys, env, agent, episodes, mesh=None):
+    return _over_seeds(lambda k: agent.init(k, env, episodes), mesh, keys)
+
+
+@partial(jax.jit, static_argnames=("link", "mesh"))
+def _scan(keys, state, env, agent, scale, link, mesh=None):
     kernel = agent.build_kernel(env, link)
 
     def one(ks, st):
         return jax.lax.scan(lambda s, k: kernel(k, s, scale), st, ks)
 
-    return jax.vmap(one)(keys, state)
+    return _over_seeds(one, mesh, keys, state)
 
 
 def run(
@@ -208,6 +217,7 @@ def run(
     scale=1.0,
     link="logistic",
     seeds=None,
+    mesh=None,
     progress: bool | None = None,
 ) -> RunLog:
     """Run ``agent`` on ``env`` against a simulated preference oracle for ``episodes`` episodes.
@@ -222,6 +232,11 @@ def run(
         link: the oracle's link, ``"logistic"`` (Bradley-Terry), ``"probit"`` or a callable CDF
             (also the learner's unless ``agent.link`` is set); a new link compiles anew.
         seeds: ``None`` for one run, or a number of independent seeds run with ``vmap``.
+        mesh: ``None``, or a 1-D ``jax.sharding.Mesh`` (:func:`bayeskit.parallel.device_mesh`)
+            to split the seeds across its devices (padded to a multiple of the device count).
+            Each device then runs its seeds one at a time, so the log is the same bit for bit
+            on any number of devices; it can differ from ``mesh=None`` (one ``vmap`` over all
+            seeds) in the last bits of the floats.
         progress: show a tqdm bar (the scan then runs in about 20 chunks, same results); ``None``
             (default) shows one when run interactively (a Jupyter kernel or a terminal;
             ``BAYESKIT_PROGRESS=0``/``1`` overrides).
@@ -234,11 +249,14 @@ def run(
     Raises:
         TypeError: on an unknown environment or agent type, or a link that is neither a name
             nor a callable.
-        ValueError: on ``episodes < 1``, ``scale <= 0``, ``seeds < 1``, an unknown link name or
-            a callable link that is not a CDF.
+        ValueError: on ``episodes < 1``, ``scale <= 0``, ``seeds < 1``, an unknown link name,
+            a callable link that is not a CDF, or a mesh that is not 1-D.
+        FloatingPointError: if a regret or reward error became non-finite during the run (a
+            degenerate reward posterior; the checked result of the jitted scan).
 
     Reference: Wu & Sun 2024, Sec. 3 (regret and query complexity).
     """
+    key = as_key(key, "key")
     if not isinstance(env, TabularMDP | DuelingBandit):
         raise TypeError(f"env: expected a TabularMDP or DuelingBandit, got {type(env).__name__}")
     if not isinstance(agent, _AGENTS):
@@ -246,11 +264,11 @@ def run(
             f"agent: expected PRLSVI, ThompsonSampling or RandomPolicy, got {type(agent).__name__}"
         )
     T = check_int(episodes, "episodes", minimum=1)
-    check_positive(scale, "scale")
+    check_scalar(scale, "scale", 0.0, None)
     link = _check_link(link)
     n = 1 if seeds is None else check_int(seeds, "seeds", minimum=1)
     progress = show_progress(progress)
-    key = as_key(key)
+    mesh = None if mesh is None else _check_mesh(mesh)
     if not isinstance(agent, RandomPolicy):
         # No budget is a budget of T, never binding: budgeted and unbudgeted runs share one
         # compilation (the budget is traced).
@@ -258,7 +276,7 @@ def run(
         fill = {name: value for name, value in learner.items() if getattr(agent, name) is None}
         agent = dataclasses.replace(agent, **fill)
     k_init, k_run = jax.random.split(key)
-    state = _init(jax.random.split(k_init, n), env, agent, T)
+    state = _init(jax.random.split(k_init, n), env, agent, T, mesh)
     keys = jax.random.split(k_run, n * T).reshape(n, T)
     scale = jnp.asarray(scale, env.theta.dtype)
     if progress:
@@ -266,12 +284,13 @@ def run(
         infos = []
         with progress_bar(T, type(agent).__name__, True) as bar:
             for start in range(0, T, chunk):
-                state, info = _scan(keys[:, start : start + chunk], state, env, agent, scale, link)
+                chunk_keys = keys[:, start : start + chunk]
+                state, info = _scan(chunk_keys, state, env, agent, scale, link, mesh)
                 infos.append(info)
                 bar.update(min(chunk, T - start))
         info = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *infos)
     else:
-        state, info = _scan(keys, state, env, agent, scale, link)
+        state, info = _scan(keys, state, env, agent, scale, link, mesh)
     log = RunLog(
         info.regret,
         info.ref_regret,
@@ -289,8 +308,7 @@ def run(
 
 def _check_finite_log(log: RunLog) -> None:
     """A degenerate posterior must not pass silently as NaN regret."""
-    for name in ("regret", "reward_error"):
-        arr = np.asarray(getattr(log, name))
+    for name, arr in zip(("regret", "reward_error"), gather((log.regret, log.reward_error))):
         if not np.all(np.isfinite(arr)):
             raise FloatingPointError(
                 f"run: non-finite {name} ({np.size(arr) - np.isfinite(arr).sum()} entries); the "
@@ -310,7 +328,18 @@ def baselines(env, *, epsilon=0.05, sigma_r=0.5, sigma_p=0.5, query_rate=0.5) ->
     Returns:
         Dict with keys ``always``, ``active``, ``uniform``, ``greedy``, ``random`` and, for an
         MDP, also ``dps`` and ``psrl_numeric``.
+
+    Raises:
+        TypeError: if ``env`` is neither a TabularMDP nor a DuelingBandit, or a number is not a
+            real number.
+        ValueError: on a negative ``epsilon``, ``sigma_r`` or ``sigma_p``, or a ``query_rate``
+            outside [0, 1].
     """
+    if not isinstance(env, TabularMDP | DuelingBandit):
+        raise TypeError(f"env: expected a TabularMDP or DuelingBandit, got {type(env).__name__}")
+    for name, value in (("epsilon", epsilon), ("sigma_r", sigma_r), ("sigma_p", sigma_p)):
+        check_scalar(value, name, 0.0, None, closed=(True, False))
+    check_scalar(query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
     if isinstance(env, DuelingBandit):
         base = dict(sigma_r=sigma_r, sigma_p=sigma_p)
         return {

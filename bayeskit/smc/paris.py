@@ -22,14 +22,23 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from bayeskit import parallel
 from bayeskit._progress import advance, device_bar, show_progress
+from bayeskit.parallel import _check_mesh
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
-from bayeskit.smc.models import StateSpaceModel
+from bayeskit.smc.models import StateSpaceModel, check_model_theta
 from bayeskit.summary import to_inference_data
-from bayeskit.validate import check_choice, check_int
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_log_weights,
+)
 
 __all__ = ["ParisResult", "paris", "backward_sample", "SAMPLERS"]
 
@@ -39,7 +48,7 @@ SAMPLERS = ("exact", "accept_reject", "hybrid")
 class ParisResult(NamedTuple):
     """Output of :func:`paris`.
 
-    Fields:
+    Fields (with ``paris(..., n_replications=R)`` each gets a leading axis ``R``):
         estimate: the smoothed expectation ``E[h_T(X_{0:T-1}) | y]``, same structure as ``h``'s
             output.
         log_likelihood: ``()`` particle-filter estimate of ``log p(y_{0:T-1})``.
@@ -67,7 +76,8 @@ class ParisResult(NamedTuple):
     bound_excess: jax.Array
 
     def to_inference_data(self):
-        """ArviZ ``InferenceData`` of this run, as one draw of one chain.
+        """ArviZ ``InferenceData`` of this run, as one draw of one chain (with ``paris``'s
+        ``n_replications=R``: ``R`` chains of one draw, so every shape below starts ``(R, 1)``).
 
         A PaRIS run gives one Monte Carlo estimate of ``E[h_T | y]``, not posterior draws, so
         the estimate is stored as the single draw of ``posterior.estimate`` (the layout of
@@ -94,9 +104,15 @@ class ParisResult(NamedTuple):
             "fallback_fraction": self.fallback_fraction,
             "bound_excess": self.bound_excess,
         }
+        if jnp.ndim(self.log_likelihood):  # paris(n_replications=R): R chains of one draw
+            flat = jax.vmap(lambda e: ravel_pytree(e)[0])(self.estimate)[:, None]
+            stats = {k: jnp.asarray(v)[:, None] for k, v in stats.items()}
+        else:
+            flat = ravel_pytree(self.estimate)[0][None, None]
+            stats = {k: jnp.asarray(v)[None, None] for k, v in stats.items()}
         return to_inference_data(
-            {"estimate": ravel_pytree(self.estimate)[0][None, None]},
-            sample_stats={k: jnp.asarray(v)[None, None] for k, v in stats.items()},
+            {"estimate": flat},
+            sample_stats=stats,
             dims={"estimate": ["h_dim"], "ess": ["time"]},
         )
 
@@ -363,20 +379,29 @@ def backward_sample(
         accept-reject proposals made (counted up to each acceptance).
 
     Raises:
-        ValueError: on bad shapes, options, a backward kernel without support, or (with
-            ``check_bound``) a transition density above the bound by more than
-            ``sqrt(eps)`` nats.
+        TypeError: if ``model`` is not a StateSpaceModel, or on non-numeric arrays or options
+            of the wrong type.
+        ValueError: on bad shapes, empty or non-finite particles, NaN, ``+inf`` or all
+            ``-inf`` log-weights, bad options, a backward kernel without support, or (with
+            ``check_bound``) a transition density above the bound by more than ``sqrt(eps)``
+            nats.
     """
-    key = as_key(key)
-    x_prev = jnp.asarray(x_prev)
-    x_new = jnp.asarray(x_new)
-    lw = jnp.asarray(log_w_prev)
-    if x_prev.ndim != 2 or x_prev.shape[1] != model.dim_x:
-        raise ValueError(f"x_prev: expected shape (N, {model.dim_x}), got {x_prev.shape}")
-    if x_new.ndim != 2 or x_new.shape[1] != model.dim_x:
-        raise ValueError(f"x_new: expected shape (M, {model.dim_x}), got {x_new.shape}")
+    key = as_key(key, "key")
+    if not isinstance(model, StateSpaceModel):
+        raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
+    check_model_theta(model, theta)
+    x_prev = check_array(x_prev, "x_prev", ndim=2)
+    x_new = check_array(x_new, "x_new", ndim=2)
+    if x_prev.shape[1] != model.dim_x or x_prev.shape[0] < 1:
+        raise ValueError(f"x_prev: expected shape (N, {model.dim_x}), N >= 1, got {x_prev.shape}")
+    if x_new.shape[1] != model.dim_x or x_new.shape[0] < 1:
+        raise ValueError(f"x_new: expected shape (M, {model.dim_x}), M >= 1, got {x_new.shape}")
+    lw = check_log_weights(log_w_prev, "log_w_prev")
     if lw.shape != (x_prev.shape[0],):
-        raise ValueError(f"log_w_prev: expected shape ({x_prev.shape[0]},), got {lw.shape}")
+        raise ValueError(
+            f"log_w_prev: expected shape ({x_prev.shape[0]},) to match x_prev, got {lw.shape}"
+        )
+    check_bound = check_bool(check_bound, "check_bound")
     n = x_prev.shape[0]
     nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
     out = _backward_jit(key, model, theta, x_prev, lw, x_new, nb, sampler, max_trials)
@@ -480,7 +505,13 @@ def flat_functional(h, model, theta_h, ys):
             f"h: its non-array fields must be hashable (they are static under jit), got {err}"
         ) from None
     x = jnp.zeros((model.dim_x,), ys.dtype)
-    out = jax.eval_shape(lambda: h(1, x, x, ys[0], theta_h))
+    try:  # abstract evaluation: traces h once, computes and compiles nothing
+        out = jax.eval_shape(lambda: h(1, x, x, ys[0], theta_h))
+    except Exception as err:  # any failure of user code is reported as a bad argument
+        raise TypeError(
+            "h: expected a function h(t, x_prev, x, y, theta) returning a pytree of arrays; "
+            f"evaluating it on arrays of the model's shapes raised {type(err).__name__}: {err}"
+        ) from None
     zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), out)
     flat0, unravel = ravel_pytree(zeros)
     return h_flat, unravel, flat0.shape[0]
@@ -589,11 +620,26 @@ def trace_path(key, particles, log_w_last, backward_first):
     return particles[jnp.arange(particles.shape[0]), idx]
 
 
-@partial(jax.jit, static_argnames=("model", "n", "nb", "sampler", "max_trials", "method"))
+_STATIC = ("model", "n", "nb", "sampler", "max_trials", "method")
+
+
+@partial(jax.jit, static_argnames=_STATIC)
 def _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, bar):
     return paris_pass(
         key, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, method, bar=bar
     )
+
+
+@partial(jax.jit, static_argnames=(*_STATIC, "n_rep", "mesh"))
+def _paris_rep_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, n_rep,
+                   mesh):  # fmt: skip
+    """Replication ``r`` is the pass from key ``split(key, n_rep)[r]``; the replication axis is
+    sharded across ``mesh``, one pass at a time per device (bit-identical on any mesh)."""
+
+    def one(k):
+        return paris_pass(k, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, method)
+
+    return parallel.replicate(one, key, n_rep, mesh=mesh, batch_size=1)
 
 
 def paris(
@@ -610,6 +656,8 @@ def paris(
     resampling: str = "multinomial",
     check_bound: bool = True,
     progress: bool | None = None,
+    n_replications: int | None = None,
+    mesh: Any = None,
 ) -> ParisResult:
     """Estimate a smoothed additive functional online with PaRIS, in O(N (d_x + dim h)) memory.
 
@@ -636,10 +684,18 @@ def paris(
             excess is only reported in :attr:`ParisResult.bound_excess`.
         progress: show a tqdm bar over the time steps; ``None`` (default) shows one when run
             interactively (a Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1``
-            overrides).
+            overrides). Not shown with ``n_replications``.
+        n_replications: ``None`` runs one pass; an int ``R >= 1`` runs ``R`` independent
+            passes, pass ``r`` from key ``jax.random.split(key, R)[r]`` (the same run as
+            ``paris(that key, ...)``), and every field of the result gets a leading axis ``R``.
+            The replication axis is sharded across ``mesh``
+            (:func:`bayeskit.parallel.map_sharded`, one pass at a time per device): the result
+            is bit-identical on any number of devices.
+        mesh: a 1-D device mesh for the replications (default
+            :func:`bayeskit.parallel.device_mesh`, all devices); only with ``n_replications``.
 
     Returns:
-        :class:`ParisResult`.
+        :class:`ParisResult`; with ``n_replications`` each field has a leading axis ``R``.
 
     Raises:
         ValueError: on mismatched observation shapes, ``N < 2``, ``N-tilde < 1``, non-finite
@@ -650,20 +706,33 @@ def paris(
 
     Reference: Olsson & Westerborn (2017), Algorithm 1.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     ys, n = pf.validate_common(model, theta, ys, n_particles)
     nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
     method = check_choice(resampling, "resampling", pf.RESAMPLING)
+    check_bound = check_bool(check_bound, "check_bound")
     show = show_progress(progress)
     h_flat, unravel, _ = flat_functional(h, model, theta, ys)
-    with device_bar(ys.shape[0] - 1, "paris", show) as bar:
-        out = _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, bar)
-        jax.block_until_ready(out)
+    if n_replications is not None:
+        n_rep = check_int(n_replications, "n_replications", minimum=1)
+        out = _paris_rep_jit(
+            key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, n_rep,
+            _check_mesh(mesh),
+        )  # fmt: skip
+        unravel = jax.vmap(unravel)
+    elif mesh is not None:
+        raise ValueError("mesh: expected None without n_replications (it shards replications)")
+    else:
+        with device_bar(ys.shape[0] - 1, "paris", show) as bar:
+            out = _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, bar)
+            jax.block_until_ready(out)
     pf.raise_faults(out.faults, "paris", check_bound=False)
-    if check_bound and int(out.faults.bound_step) >= 0:
+    bound_steps = np.asarray(out.faults.bound_step)
+    bound_steps = bound_steps[bound_steps >= 0]  # over replications, if any
+    if check_bound and bound_steps.size:
         raise ValueError(
-            f"paris: {_BOUND_MSG} by {float(out.bound_excess):.3g} nats (first at time step "
-            f"{int(out.faults.bound_step)}): the accept-reject draws are biased; raise "
+            f"paris: {_BOUND_MSG} by {float(jnp.max(out.bound_excess)):.3g} nats (first at time "
+            f"step {int(bound_steps.min())}): the accept-reject draws are biased; raise "
             "model.trans_log_bound, use sampler='exact' or pass check_bound=False"
         )
     return ParisResult(

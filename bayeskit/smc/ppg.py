@@ -19,14 +19,16 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayeskit import parallel
 from bayeskit._progress import advance, device_bar, show_progress
+from bayeskit.parallel import _check_mesh
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
 from bayeskit.smc.csmc import check_path
 from bayeskit.smc.models import StateSpaceModel
 from bayeskit.smc.paris import _check_backward_opts, flat_functional, paris_pass, trace_path
 from bayeskit.summary import to_inference_data
-from bayeskit.validate import check_int
+from bayeskit.validate import check_bool, check_int
 
 __all__ = ["PPGResult", "ppg"]
 
@@ -34,7 +36,7 @@ __all__ = ["PPGResult", "ppg"]
 class PPGResult(NamedTuple):
     """Output of :func:`ppg`.
 
-    Fields:
+    Fields (with ``ppg(..., n_chains=C)`` each gets a leading axis ``C``):
         estimate: the PPG estimate ``Pi_{(k0,k)}`` (average of the iterations after burn-in),
             same structure as ``h``'s output.
         estimates: per-iteration conditional PaRIS estimates, leading axis ``burn_in + iterations``.
@@ -51,14 +53,19 @@ class PPGResult(NamedTuple):
     burn_in: int
 
     def to_inference_data(self):
-        """ArviZ ``InferenceData`` with the kept paths as variable ``x (chain=1, draw, T, dx)``
-        and the flattened per-iteration estimates as ``estimate (1, draw, dim h)``; the
-        conditional filter log-likelihoods go to ``sample_stats``."""
+        """ArviZ ``InferenceData`` with the kept paths as variable ``x (chain, draw, T, dx)``
+        and the flattened per-iteration estimates as ``estimate (chain, draw, dim h)`` (one
+        chain, or ``ppg``'s ``n_chains``); the conditional filter log-likelihoods go to
+        ``sample_stats``."""
         k0 = self.burn_in
-        flat = jax.vmap(lambda e: jax.flatten_util.ravel_pytree(e)[0])(self.estimates)
+        chains = self.log_likelihoods.ndim == 2  # a leading chain axis (ppg's n_chains)
+        flat = jax.vmap(lambda e: jax.flatten_util.ravel_pytree(e)[0])
+        flat = jax.vmap(flat)(self.estimates) if chains else flat(self.estimates)[None]
+        paths = self.paths if chains else self.paths[None]
+        lls = self.log_likelihoods if chains else self.log_likelihoods[None]
         return to_inference_data(
-            {"x": self.paths[None, k0:], "estimate": flat[None, k0:]},
-            sample_stats={"conditional_log_likelihood": self.log_likelihoods[None, k0:]},
+            {"x": paths[:, k0:], "estimate": flat[:, k0:]},
+            sample_stats={"conditional_log_likelihood": lls[:, k0:]},
             dims={"x": ["time", "x_dim"], "estimate": ["h_dim"]},
         )
 
@@ -98,12 +105,11 @@ def initial_path(key, model, theta, ys, h_flat, theta_h, n, nb, sampler, max_tri
     return trace_path(k_path, out.particles, out.log_w_last, out.backward_first), out.faults
 
 
-@partial(
-    jax.jit,
-    static_argnames=("model", "n", "nb", "sampler", "max_trials", "n_iter", "has_init"),
-)
-def _ppg_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init, has_init,
-             bar):  # fmt: skip
+_STATIC = ("model", "n", "nb", "sampler", "max_trials", "n_iter", "has_init")
+
+
+def _ppg_core(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init, has_init,
+              bar):  # fmt: skip
     k_init, k_run = jax.random.split(key)
     if has_init:
         path, faults0 = init, pf.no_faults()
@@ -114,6 +120,23 @@ def _ppg_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, 
         k_run, model, theta, ys, h_flat, theta, n, nb, sampler, max_trials, n_iter, path, bar
     )
     return outs, faults0
+
+
+_ppg_jit = partial(jax.jit, static_argnames=_STATIC)(_ppg_core)
+
+
+@partial(jax.jit, static_argnames=(*_STATIC, "n_chains", "mesh"))
+def _ppg_chains_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init,
+                    has_init, n_chains, mesh):  # fmt: skip
+    """Chain ``c`` is the single-chain run from key ``split(key, n_chains)[c]``; the chain axis
+    is sharded across ``mesh``, one chain at a time per device (bit-identical on any mesh)."""
+
+    def chain(k):
+        return _ppg_core(
+            k, model, theta, ys, h_flat, n, nb, sampler, max_trials, n_iter, init, has_init, None
+        )
+
+    return parallel.replicate(chain, key, n_chains, mesh=mesh, batch_size=1)
 
 
 def ppg(
@@ -132,6 +155,8 @@ def ppg(
     max_trials: int | None = None,
     check_bound: bool = True,
     progress: bool | None = None,
+    n_chains: int | None = None,
+    mesh: Any = None,
 ) -> PPGResult:
     """Estimate a smoothed additive functional with Parisian particle Gibbs.
 
@@ -157,10 +182,19 @@ def ppg(
             seen (see :func:`~bayeskit.smc.paris.paris`).
         progress: show a tqdm bar over the iterations; ``None`` (default) shows one when run
             interactively (a Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1``
-            overrides).
+            overrides). Not shown with ``n_chains``.
+        n_chains: ``None`` runs one chain; an int ``C >= 1`` runs ``C`` independent chains,
+            chain ``c`` from key ``jax.random.split(key, C)[c]`` (the same run as
+            ``ppg(that key, ...)``), and every field of the result gets a leading chain axis.
+            The chain axis is sharded across ``mesh`` (:func:`bayeskit.parallel.map_sharded`,
+            one chain at a time per device): the result is bit-identical on any number of
+            devices.
+        mesh: a 1-D device mesh for the chains (default
+            :func:`bayeskit.parallel.device_mesh`, all devices); only with ``n_chains``.
 
     Returns:
-        :class:`PPGResult`.
+        :class:`PPGResult`; with ``n_chains`` each field has a leading axis ``C``
+        (``estimate`` leaves ``(C, ...)``, ``paths`` ``(C, burn_in + iterations, T, dx)``).
 
     Raises:
         ValueError: on mismatched observation shapes, ``N < 2``, ``N-tilde < 1``, bad iteration
@@ -169,15 +203,34 @@ def ppg(
             time step is named).
         TypeError: if ``model`` is not a :class:`StateSpaceModel`.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     ys, n = pf.validate_common(model, theta, ys, n_particles)
     nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
     k0 = check_int(burn_in, "burn_in", minimum=0)
     kk = check_int(iterations, "iterations", minimum=1)
+    check_bound = check_bool(check_bound, "check_bound")
     has_init = init_path is not None
     init = check_path(init_path, "init_path", ys, model) if has_init else None
     show = show_progress(progress)
     h_flat, unravel, _ = flat_functional(h, model, theta, ys)
+    if n_chains is not None:
+        n_chains = check_int(n_chains, "n_chains", minimum=1)
+        mesh = _check_mesh(mesh)
+        (ests, paths, lls, faults), faults0 = _ppg_chains_jit(
+            key, model, theta, ys, h_flat, n, nb, sampler, max_trials, k0 + kk, init, has_init,
+            n_chains, mesh,
+        )  # fmt: skip
+        pf.raise_faults(faults0, "ppg (initial path)", check_bound)
+        pf.raise_faults(faults, "ppg", check_bound)
+        return PPGResult(
+            estimate=jax.vmap(unravel)(jnp.mean(ests[:, k0:], axis=1)),
+            estimates=jax.vmap(jax.vmap(unravel))(ests),
+            paths=paths,
+            log_likelihoods=lls,
+            burn_in=k0,
+        )
+    if mesh is not None:
+        raise ValueError("mesh: expected None without n_chains (the mesh shards the chains)")
     with device_bar(k0 + kk, "ppg", show) as bar:
         (ests, paths, lls, faults), faults0 = _ppg_jit(
             key, model, theta, ys, h_flat, n, nb, sampler, max_trials, k0 + kk, init, has_init, bar

@@ -20,7 +20,7 @@ from bayeskit.thinning.kt import (
     standard_thin,
     thin,
 )
-from bayeskit.thinning.mmd import mmd
+from bayeskit.thinning.mmd import mmd, mmd_to_normal
 from bayeskit.thinning.plots import plot_coreset, plot_mmd_curves
 from bayeskit.thinning.split_kernels import default_kernel, power_kernel, split_kernel
 
@@ -34,6 +34,7 @@ __all__ = [
     "kt_swap",
     "kt_swap_gram",
     "mmd",
+    "mmd_to_normal",
     "plot_coreset",
     "plot_mmd_curves",
     "power_kernel",

@@ -13,13 +13,15 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+from gpjax.parameters import val
 from jax import lax
 
-from bayeskit.kernels import gram
+from bayeskit.kernels import Gaussian, gram
 from bayeskit.thinning.split_kernels import default_kernel
-from bayeskit.validate import check_array, check_int, check_positive
+from bayeskit.validate import check_array, check_callable, check_int, check_positive
 
-__all__ = ["mmd", "kernel_row_means"]
+__all__ = ["mmd", "mmd_to_normal", "kernel_row_means"]
 
 Kernel = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -37,7 +39,22 @@ def kernel_row_means(kernel: Kernel, x: jax.Array, y: jax.Array, block_size: int
 
     Returns:
         Array of shape ``(n,)``.
+
+    Raises:
+        TypeError: if ``kernel`` is not callable or ``block_size`` is not an integer.
+        ValueError: if ``x`` or ``y`` is not a rank-2 array with at least one row, their
+            columns differ, an entry is NaN or infinite (checked when concrete) or
+            ``block_size < 1``.
     """
+    check_callable(kernel, "kernel")
+    x = check_array(x, "x", ndim=2)
+    y = check_array(y, "y", ndim=2)
+    for name, arr in (("x", x), ("y", y)):
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name}: expected at least one row, got shape {arr.shape}")
+    if y.shape[1] != x.shape[1]:
+        raise ValueError(f"y: expected {x.shape[1]} columns to match x, got shape {y.shape}")
+    block_size = check_int(block_size, "block_size", minimum=1)
     n = x.shape[0]
     block = max(1, min(block_size, n))
     nblocks = -(-n // block)
@@ -96,22 +113,27 @@ def mmd(
     Reference: Gretton et al. (2012), eq. (3); Dwivedi & Mackey (2021), eq. (1).
     """
     x = check_array(x, "x", ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError(f"x: expected at least one row, got shape {x.shape}")
     block_size = check_int(block_size, "block_size", minimum=1)
     if kernel is None:
         kernel = default_kernel(x)
-    elif not callable(kernel):
-        raise TypeError(f"kernel: expected a callable k(a, b) or None, got {type(kernel).__name__}")
+    else:
+        check_callable(kernel, "kernel")
     if idx is not None and y is not None:
         raise ValueError("idx, y: pass at most one of idx and y, got both")
     if idx is not None:
         idx = check_array(idx, "idx", ndim=1)
         if not jnp.issubdtype(idx.dtype, jnp.integer):
             raise TypeError(f"idx: expected integer indices, got dtype {idx.dtype}")
-        if idx.size == 0 or int(idx.min()) < 0 or int(idx.max()) >= x.shape[0]:
+        host = np.asarray(jax.device_get(idx))
+        if host.size == 0 or host.min() < 0 or host.max() >= x.shape[0]:
             raise ValueError(f"idx: expected a non-empty set of indices in [0, {x.shape[0]})")
         q = x[idx]
     elif y is not None:
         q = check_array(y, "y", ndim=2, shape=(None, x.shape[1])).astype(x.dtype)
+        if q.shape[0] == 0:
+            raise ValueError(f"y: expected at least one row, got shape {q.shape}")
     else:
         q = x
     if weights is None:
@@ -119,9 +141,58 @@ def mmd(
     else:
         w = check_array(weights, "weights", shape=(q.shape[0],)).astype(x.dtype)
         check_positive(w, "weights", strict=False)
-        total = float(w.sum())
+        total = float(np.sum(np.asarray(jax.device_get(weights), np.float64)))
         if total <= 0:
             raise ValueError("weights: expected a positive total weight, got all zeros")
         w = w / total
     sq = _mmd_sq(kernel, x, q, w, block_size)
+    return float(jnp.sqrt(jnp.maximum(sq, 0.0)))
+
+
+@eqx.filter_jit
+def _mmd_to_normal_sq(kernel: Gaussian, y: jax.Array, block: int) -> jax.Array:
+    y = kernel.slice_input(y)
+    ls2 = jnp.broadcast_to(jnp.asarray(val(kernel.lengthscale), y.dtype) ** 2, y.shape[1:])
+    var = val(kernel.variance)
+    # x - X ~ N(x, s I) for X ~ N(0, I) (s = 1) and X - X' ~ N(0, 2 I) (s = 2); per dimension,
+    # E exp(-(x - X)^2 / (2 l^2)) = sqrt(l^2 / (l^2 + s)) exp(-x^2 / (2 (l^2 + s))).
+    kpp = var * jnp.prod(jnp.sqrt(ls2 / (ls2 + 2.0)))
+    kqp = var * jnp.prod(jnp.sqrt(ls2 / (ls2 + 1.0))) * jnp.exp(-0.5 * (y**2 / (ls2 + 1.0)).sum(1))
+    kqq = kernel_row_means(kernel, y, y, block).mean()
+    return kpp - 2.0 * kqp.mean() + kqq
+
+
+def mmd_to_normal(y: Any, kernel: Gaussian, *, block_size: int = _DEFAULT_BLOCK) -> float:
+    """MMD between the uniform measure on ``y`` and the standard normal N(0, I_d), in closed form.
+
+    For a Gaussian kernel ``k(x, x') = v exp(-sum_j (x_j - x'_j)^2 / (2 l_j^2))`` and
+    ``X, X' ~ N(0, I_d)`` independent, ``E k(X, X') = v prod_j (l_j^2 / (l_j^2 + 2))^(1/2)`` and
+    ``E k(y, X) = v prod_j (l_j^2 / (l_j^2 + 1))^(1/2) exp(-y_j^2 / (2 (l_j^2 + 1)))``, so
+    ``MMD^2 = E k(X, X') - 2 mean_i E k(y_i, X) + mean_{i, i'} k(y_i, y_i')`` needs no sample
+    of the normal: it scores a coreset against the distribution its input was drawn from.
+
+    Args:
+        y: points (e.g. a coreset ``x[idx]``), shape ``(s, d)``; repeated rows count twice.
+        kernel: a :class:`bayeskit.kernels.Gaussian` (scalar or per-dimension lengthscale;
+            ``active_dims`` select the coordinates, whose marginal is again standard normal).
+        block_size: rows per kernel block of the O(s^2) term (memory O(block_size * s)).
+
+    Returns:
+        The MMD as a Python float (in the precision of ``y``).
+
+    Raises:
+        ValueError: if ``y`` is not a finite rank-2 array with at least one row.
+        TypeError: if ``kernel`` is not a ``bayeskit.kernels.Gaussian``.
+
+    Reference: Gretton et al. (2012), eq. (3); the expectations are Gaussian convolutions.
+    """
+    y = check_array(y, "y", ndim=2)
+    if y.shape[0] == 0:
+        raise ValueError(f"y: expected at least one row, got shape {y.shape}")
+    if not isinstance(kernel, Gaussian):
+        raise TypeError(
+            f"kernel: expected a bayeskit.kernels.Gaussian, got {type(kernel).__name__}"
+        )
+    block_size = check_int(block_size, "block_size", minimum=1)
+    sq = _mmd_to_normal_sq(kernel, y, block_size)
     return float(jnp.sqrt(jnp.maximum(sq, 0.0)))

@@ -4,9 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from statkeys import seed
 
-from bayeskit.kernels import Gaussian
-from bayeskit.thinning import default_kernel, mmd, thin
+from bayeskit.kernels import Gaussian, Matern52
+from bayeskit.thinning import default_kernel, mmd, mmd_to_normal, thin
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +77,44 @@ def test_mmd_bad_inputs(data):
         mmd(np.full((3, 2), np.inf), kern)
     with pytest.raises(ValueError, match="x: expected an array of rank 2"):
         mmd(jnp.ones(3), kern)
-    with pytest.raises(
-        TypeError, match="kernel: expected a callable k\\(a, b\\) or None, got float"
-    ):
+    with pytest.raises(TypeError, match="kernel: expected a callable, got float 1.5"):
         mmd(x, 1.5)
     with pytest.raises(ValueError, match="x: the median inter-point distance is zero"):
         mmd(np.ones((4, 2)))
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("ls, var, shift", [(1.5, 1.0, 0.0), ((0.7, 1.3, 2.0), 2.5, 0.8)])
+def test_mmd_to_normal_matches_monte_carlo(ls, var, shift):
+    # MMD^2 = E[k(Z, Z') - 2 mean_i k(y_i, Z)] + mean_ii' k(y_i, y_i') over independent pairs
+    # Z, Z' ~ N(0, I_3): a mean of i.i.d. terms, so the Monte Carlo error has a sample SE.
+    rng = np.random.default_rng(seed(7))
+    y = rng.standard_normal((40, 3)) + shift  # shift 0.8: far from N(0, I), MMD clearly > 0
+    z, z2 = rng.standard_normal((2, 200_000, 3))
+    l2 = np.broadcast_to(np.square(ls), (3,))
+
+    def k(a, b):
+        return var * np.exp(-0.5 * ((a - b) ** 2 / l2).sum(-1))
+
+    terms = k(z, z2) - 2 * np.mean([k(yi, z) for yi in y], axis=0)
+    kqq = k(y[:, None], y[None]).mean()
+    se = terms.std() / np.sqrt(terms.size)
+    with jax.enable_x64(True):
+        got = mmd_to_normal(y, Gaussian(lengthscale=jnp.asarray(ls), variance=var), block_size=16)
+    assert abs(got**2 - (terms.mean() + kqq)) < 5 * se  # 5 SE of a CLT mean: fails w.p. 6e-7
+
+
+def test_mmd_to_normal_bad_inputs():
+    kern = Gaussian(lengthscale=1.0)
+    with pytest.raises(ValueError, match="y: expected an array of rank 2"):
+        mmd_to_normal(np.ones(3), kern)
+    with pytest.raises(ValueError, match="y: expected at least one row"):
+        mmd_to_normal(np.ones((0, 2)), kern)
+    with pytest.raises(ValueError, match="y: expected finite values"):
+        mmd_to_normal(np.full((2, 2), np.nan), kern)
+    with pytest.raises(
+        TypeError, match="kernel: expected a bayeskit.kernels.Gaussian, got Matern52"
+    ):
+        mmd_to_normal(np.ones((2, 2)), Matern52(lengthscale=1.0))
+    with pytest.raises(ValueError, match="block_size: expected"):
+        mmd_to_normal(np.ones((2, 2)), kern, block_size=0)

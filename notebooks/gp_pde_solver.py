@@ -97,6 +97,51 @@ gp_pde.plot_trace(rbf, ax=ax, marker="s", label="GP-SE")
 ax.legend()
 
 # %% [markdown]
+# ## Posterior uncertainty on a held-out problem
+# `predict(x, return_std=True)` also returns the posterior predictive standard deviation: the
+# Gaussian posterior of the grid values at the learned hyperparameters, pushed through the
+# interpolant (docs/gp_pde.md, "Posterior uncertainty"). We check it on a problem used nowhere
+# else, $u = \sin(2\pi \cdot 9.3 x + 0.4) + 0.3 x^2$ on $[0, 1]$, solved with the defaults: the
+# error should lie inside the band of 3 sd at nearly every test point. `accuracy_estimate()`
+# gives the error the posterior expects (and the PDE residual between the nodes) without the
+# exact solution.
+
+# %%
+import jax.numpy as jnp  # noqa: E402
+
+
+def held_out_exact(x):
+    return jnp.sin(2 * np.pi * 9.3 * x[0] + 0.4) + 0.3 * x[0] ** 2
+
+
+laplace = [gp_pde.Term(1.0, 0, 2)]
+held_out = gp_pde.PDEProblem(
+    "held_out_1d",
+    ((0.0, 1.0),),
+    (80 if small else 120,),
+    laplace,
+    gp_pde.problems.source_from_exact(held_out_exact, laplace),
+    held_out_exact,
+    exact=held_out_exact,
+    max_frequency=9.3,
+)
+sol_ho = gp_pde.solve(0, held_out, steps=steps)
+x_test = np.random.default_rng(0).uniform(0.0, 1.0, 1000)
+mean_ho, sd_ho = (np.asarray(a) for a in sol_ho.predict(x_test, return_std=True))
+err_ho = np.abs(mean_ho - (np.sin(2 * np.pi * 9.3 * x_test + 0.4) + 0.3 * x_test**2))
+coverage = float(np.mean(err_ho <= 3 * sd_ho))
+est = sol_ho.accuracy_estimate()
+print(f"rel L2 {sol_ho.rel_l2():.2e}; posterior's expected rel L2 {est.rel_l2_sd:.2e}")
+print(f"fraction of 1000 test points with |error| <= 3 sd: {coverage:.3f}")
+
+fig, ax = plt.subplots(1, 2, figsize=(12, 3.5))
+gp_pde.plot_band(sol_ho, ax=ax[0])
+ax[0].legend()
+gp_pde.plot_band(sol_ho, error=True, ax=ax[1])
+ax[1].legend()
+fig.tight_layout()
+
+# %% [markdown]
 # ## Key numbers
 # The test suite re-runs this notebook on the small preset and checks that these numbers come
 # back (see `tests/test_notebooks.py`): the same lock and keys give the same numbers.
@@ -107,6 +152,7 @@ key_numbers = {
     "rel_l2_gp_se": float(rbf.rel_l2()),
     "rel_l2_finite_differences": float(fd_err),
     "active_components": float(act.sum()),
+    "coverage_3sd_held_out": coverage,
 }
 for name, value in key_numbers.items():
     print(f"{name:28s} {value:.6g}")

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayeskit.validate import check_int
+from bayeskit.validate import check_callable, check_int, check_scalar
+
+
+def _check_args(source, exact, lower, upper, n_points) -> tuple[float, float, int]:
+    check_callable(source, "source")
+    check_callable(exact, "exact")
+    lower, upper = check_scalar(lower, "lower"), check_scalar(upper, "upper")
+    if not lower < upper:
+        raise ValueError(f"upper: expected upper > lower = {lower}, got {upper}")
+    return lower, upper, check_int(n_points, "n_points", minimum=3)
+
 
 __all__ = ["chebyshev_poisson_1d", "fd_poisson_1d"]
 
@@ -36,7 +46,7 @@ def chebyshev_poisson_1d(source, exact, lower: float, upper: float, n_points: in
     Raises:
         ValueError: if ``n_points < 3``.
     """
-    n_points = check_int(n_points, "n_points", minimum=3)
+    lower, upper, n_points = _check_args(source, exact, lower, upper, n_points)
     t, d = _cheb_diff(n_points - 1)
     x = lower + (upper - lower) * (t + 1.0) / 2.0
     d2 = (d @ d) * (2.0 / (upper - lower)) ** 2
@@ -58,7 +68,7 @@ def fd_poisson_1d(source, exact, lower: float, upper: float, n_points: int):
     Raises:
         ValueError: if ``n_points < 3``.
     """
-    n_points = check_int(n_points, "n_points", minimum=3)
+    lower, upper, n_points = _check_args(source, exact, lower, upper, n_points)
     x = np.linspace(lower, upper, n_points)
     h = x[1] - x[0]
     m = n_points - 2

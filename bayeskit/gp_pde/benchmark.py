@@ -4,7 +4,12 @@ Quick preset: the three 1-D cases (300 steps) and the 2-D sin(6x)cos(20x) case o
 (300 steps of 50 warm-started CG iterations each) with the fast ``profile`` method, the RBF
 (GP-SE) negative control (100 steps), a Chebyshev collocation reference on the same number of
 points, the Kronecker-vs-dense timing of one objective-and-gradient evaluation on 60 x 60, and
-the time of one step on 400 x 400.
+the time of one step on 400 x 400, the fraction of 2000 test points of sin(100x) whose error
+lies within 3 predictive sd (``coverage_3sd``, issue 20), and two problems generated from fixed
+random frequencies that no default was tuned on (``_generated``; issue 20), solved with every
+default: 1-D Poisson with its highest frequency at 25.1 cycles per unit length on 301 nodes
+(``rel_l2_generated1d``), and 2-D Poisson on 40 x 40 (``rel_l2_generated2d``,
+``seconds_generated2d``).
 
 Paper preset: the same with 1500 steps in 1-D and 1000 in 2-D, then every other case of
 ``problems.names()`` on the paper's grid (the extra GP for the two multi-scale 1-D cases;
@@ -15,7 +20,7 @@ checkpoint by its test error. It takes about three hours on 2 cores: 114 minutes
 b5d7b1c with advection on a coarser grid (the 400 x 400 cases about 21 and 24 minutes, the
 900-node mixed-scale case with its extra GP 26), and advection on the paper's grid alone 71
 minutes (commit 4a6491d); the paper preset reports each case on stderr as it ends. Results in
-docs/gp_pde.md.
+docs/gp_pde_measurements.md.
 """
 
 from __future__ import annotations
@@ -59,8 +64,8 @@ PAPER = {f"rel_l2_{_key(k)}": v for k, v in _LOGGED.items()} | {
 _EXTRA_GP = ("poisson_1d_mix", "poisson_1d_sin500")  # the authors' two-stage cases
 # Paper-preset cases run with the paper's own optimiser. Advection: the profile method solves
 # first-order operators only up to 2500 nodes (no iterative inner solve tried converges on the
-# paper's 200 x 200, docs/gp_pde.md), so on that grid it runs the paper's joint Adam (step size
-# 1e-2) for the authors' 2e5 steps, 71 minutes here (docs/gp_pde.md).
+# paper's 200 x 200, docs/gp_pde_measurements.md), so on that grid it runs the paper's joint Adam
+# (step size 1e-2) for the authors' 2e5 steps, 71 minutes here (docs/gp_pde_measurements.md).
 _PAPER_ADAM = {"advection_beta200": 200_000}
 _QUICK_1D = ("poisson_1d_sin100", "poisson_1d_sin6cos100", "allencahn_1d_sin100")
 _QUICK_2D = "poisson_2d_sin6cos20"
@@ -88,6 +93,50 @@ def _record(out: dict, name: str, sol) -> float:
     err = sol.rel_l2()
     out[f"rel_l2_{_key(name)}"], out[f"best_rel_l2_{_key(name)}"] = err, _best(sol, err)
     return err
+
+
+def _generated(d: int) -> problems.PDEProblem:
+    """Poisson on the unit box with a solution of fixed random frequencies (drawn once from
+    ``numpy.random.default_rng(2020)``, cycles per unit length) and no ``freq_scale``, so
+    ``solve`` derives every default from the problem. 1-D: two tones, 5.215 and 25.143, on 301
+    nodes, ``max_frequency`` given. 2-D: two products of tones on 40 x 40, ``max_frequency``
+    not given (estimated from the source's spectrum)."""
+    s = jnp.sin
+    tau = 2 * np.pi
+    if d == 1:
+
+        def exact(x):
+            return 0.932 * s(tau * 5.215 * x[0] + 2.095) + 0.86 * s(tau * 25.143 * x[0] + 5.54)
+
+        grid, max_freq = (301,), 25.143
+    else:
+
+        def exact(x):
+            a = s(tau * 5.631 * x[0] + 5.343) * s(tau * 5.663 * x[1] + 4.297)
+            return a + 0.5 * s(tau * 7.057 * x[0] + 4.184) * s(tau * 5.127 * x[1] + 5.948)
+
+        grid, max_freq = (40, 40), None
+    terms = tuple(problems.Term(1.0, j, 2) for j in range(d))
+    return problems.PDEProblem(
+        name=f"generated{d}d",
+        domain=((0.0, 1.0),) * d,
+        grid=grid,
+        terms=terms,
+        source=problems.source_from_exact(exact, terms),
+        boundary=exact,
+        exact=exact,
+        max_frequency=max_freq,
+    )
+
+
+def _coverage_3sd(sol, n: int = 2000) -> float:
+    """The fraction of ``n`` uniform test points (fixed seed) whose error lies within 3
+    predictive sd (``GPSolution.predict(x, return_std=True)``; issue 20)."""
+    lo, hi = sol.problem.domain[0]
+    x = np.random.default_rng(0).uniform(lo, hi, size=(n, 1))
+    mean, sd = sol.predict(x, return_std=True)
+    err = np.abs(np.asarray(mean) - np.asarray(jax.vmap(sol.problem.exact)(jnp.asarray(x))))
+    return float(np.mean(err <= 3 * np.asarray(sd)))
 
 
 def _timed(fn, *args, repeats=3):
@@ -141,10 +190,17 @@ def run(preset: str = "quick", key=0) -> dict:
             if name == _QUICK_1D[0]:  # the issue times sin(100x) only
                 out[f"seconds_{_key(name)}"] = time.perf_counter() - t0
             _record(out, name, sols[name])
+        out["coverage_3sd"] = _coverage_3sd(sols["poisson_1d_sin100"])
         p2 = problems.get(_QUICK_2D, grid=cfg["grid_2d"])
         _record(out, _QUICK_2D, solve(key, p2, steps=cfg["steps_2d"]))
         rbf = solve(key, problems.get("poisson_1d_sin100"), kernel="rbf", steps=cfg["steps_rbf"])
         _record(out, "rbf_poisson_1d_sin100", rbf)  # keys rel_l2_rbf_poisson1d_sin100, best_...
+        for d in (1, 2):
+            t0 = time.perf_counter()
+            gen = solve(key, _generated(d), steps=cfg["steps"])
+            out[f"rel_l2_generated{d}d"] = gen.rel_l2()
+            if d == 2:
+                out["seconds_generated2d"] = time.perf_counter() - t0
         ex = lambda x: np.sin(100 * x)  # noqa: E731
         src = lambda x: -1e4 * np.sin(100 * x)  # noqa: E731
         t0 = time.perf_counter()

@@ -1,5 +1,6 @@
-"""Inner solves for the grid values given the hyperparameters: exact dense least squares on small
-grids, preconditioned CG in the operator's Kronecker eigenbasis beyond, damped Gauss-Newton."""
+"""Inner solves for the grid values given the hyperparameters: exact dense least squares or
+preconditioned CG in the operator's Kronecker eigenbasis, whichever a flop model predicts cheaper
+(``dense_is_faster``), and damped Gauss-Newton."""
 
 from __future__ import annotations
 
@@ -13,8 +14,27 @@ from bayeskit.gp_pde import kronecker as kr
 from bayeskit.gp_pde.model import _apply_linear, _factors, _loss_factored, _nonlin
 from bayeskit.gp_pde.state import _Data
 
-DENSE_MAX = 2500  # grids up to this many nodes are solved densely (exactly)
+DENSE_MAX = 2500  # operators with first-order terms (no CG) are solved densely up to this size
 CG_TOL = 1e-10  # relative residual at which an inner CG solve stops early
+CG_ITER_OVERHEAD = 1e4  # flop-equivalent fixed cost of one CG iteration (loop, small kernels)
+
+
+def dense_is_faster(grid: tuple, cg_iters: int) -> bool:
+    """Whether the dense solve is predicted cheaper than ``cg_iters`` CG iterations on ``grid``.
+
+    Flop counts, ``N`` nodes, ``S = sum_j N_j``: the dense solve forms a ``(2N + N_b) x N``
+    matrix and its QR factorisation with an explicit ``Q``, about ``12 N^3``; CG needs the
+    per-dimension eigendecompositions of the operator and the preconditioner, about
+    ``25 sum_j N_j^3``, and per iteration six Kronecker passes of ``2 N S`` each plus a fixed
+    ``CG_ITER_OVERHEAD``. So 1-D grids stay dense (CG's eigendecompositions alone cost twice the
+    QR) and 2-D grids from 7 x 7 on take CG. Timed side by side (docs/gp_pde_measurements.md):
+    CG was faster at every 2-D size from 6 x 6 to 40 x 40, by two to three orders of magnitude
+    from 10 x 10 on (40 x 40 dense: about 1 s a step idle, the cliff of issue 20).
+    """
+    n, s = math.prod(grid), sum(grid)
+    dense = 12.0 * n**3
+    cg = cg_iters * (12.0 * n * s + CG_ITER_OVERHEAD) + 25.0 * sum(k**3 for k in grid)
+    return dense <= cg
 
 
 def _solve_dense(static, data, factor, maps, u0, tau, v):
@@ -120,7 +140,7 @@ def _boundary_grids(data: _Data, shape: tuple):
 
 def _even_order(terms) -> bool:
     """Whether an operator's ``terms`` hold no first-order one (its eigenbasis is then real and
-    ``K``-whitened, and grids over ``DENSE_MAX`` nodes are solved by ``_solve_cg_eigen``)."""
+    ``K``-whitened, so ``_solve_cg_eigen`` applies)."""
     return all(t.order != 1 for t in terms)
 
 
@@ -171,7 +191,8 @@ def _solve_cg_eigen(static, data, factor, maps, u0, tau, v):
 
 def _inner(static, data, params, u, log_tau, log_v):
     factor, maps = _factors(static, params)
-    solver = _solve_dense if math.prod(static.grid) <= DENSE_MAX else _solve_cg_eigen
+    dense = not _even_order(static.terms) or dense_is_faster(static.grid, static.cg_iters)
+    solver = _solve_dense if dense else _solve_cg_eigen
     tau, v = jnp.exp(log_tau), jnp.exp(log_v)
     rel = jnp.zeros(())
     for _ in range(static.n_newton):

@@ -9,13 +9,14 @@ import jax.scipy.linalg as jsl
 
 from bayeskit.gp_pde import kronecker as kr
 from bayeskit.gp_pde import spectral as sp
+from bayeskit.gp_pde.adjoint import prior_and_derivatives
 from bayeskit.gp_pde.problems import NONLINEARITIES, PDEProblem
 from bayeskit.gp_pde.state import _Data, _data, _Static, _static
-from bayeskit.validate import check_choice
+from bayeskit.validate import check_array, check_choice, check_scalar
 
 __all__ = ["objective", "objective_dense"]
 
-JITTER = 1e-6  # the authors' jitter on each 1-D factor (the default of ``solve``)
+JITTER = 1e-6  # the authors' jitter on each 1-D factor (``objective``'s default; see ``defaults``)
 
 
 def _orders(static: _Static) -> tuple:
@@ -26,29 +27,44 @@ def _orders(static: _Static) -> tuple:
     )
 
 
+def _grams(static: _Static, params: sp.MixtureParams):
+    """Per-dimension Gram matrices ``K_j`` with the jitter (tuple) and their derivatives
+    ``{(j, r): K_j^{(r)}}``, each ``(N_j, N_j)``."""
+    dims = [
+        (jax.tree.map(lambda a, j=j: a[j], params), n, h)
+        for j, (n, h) in enumerate(zip(static.grid, static.spacing))
+    ]
+    grams = tuple(
+        sp.toeplitz_gram(static.kind, *dim, 0) + static.jitter * jnp.eye(dim[1]) for dim in dims
+    )
+    dgrams = {
+        (j, r): sp.toeplitz_gram(static.kind, *dims[j], r)
+        for j in range(len(dims))
+        for r in _orders(static)[j]
+    }
+    return grams, dgrams
+
+
 def _factors(static: _Static, params: sp.MixtureParams):
     """Per-dimension Cholesky factors and derivative maps ``{(j, r): K_j^{(r)} K_j^{-1}}``."""
-    chols, maps = [], {}
-    for j, (n, h) in enumerate(zip(static.grid, static.spacing)):
-        pj = jax.tree.map(lambda a, j=j: a[j], params)
-        k = sp.toeplitz_gram(static.kind, pj, n, h, 0) + static.jitter * jnp.eye(n)
-        chol = jnp.linalg.cholesky(k)
-        chols.append(chol)
-        for r in _orders(static)[j]:
-            maps[(j, r)] = kr.derivative_map(sp.toeplitz_gram(static.kind, pj, n, h, r), chol)
-    return kr.KronFactor(tuple(chols)), maps
+    grams, dgrams = _grams(static, params)
+    factor = kr.kron_factor(grams)
+    maps = {key: kr.derivative_map(d, factor.chols[key[0]]) for key, d in dgrams.items()}
+    return factor, maps
+
+
+def _combine(static: _Static, derivs: dict, u: jax.Array):
+    """``sum_t c_t D_t`` with ``D_t`` the grid values ``u`` (order 0) or ``derivs[(j_t, r_t)]``."""
+    out = jnp.zeros_like(u)
+    for t in static.terms:
+        out = out + t.coef * (u if t.order == 0 else derivs[(t.dim, t.order)])
+    return out
 
 
 def _apply_linear(static: _Static, maps: dict, u: jax.Array, transpose: bool = False):
     """The linear part of ``R``: ``sum_t c_t U x_{j_t} D_{j_t}^{(r_t)}`` (or its adjoint)."""
-    out = jnp.zeros_like(u)
-    for t in static.terms:
-        if t.order == 0:
-            out = out + t.coef * u
-        else:
-            m = maps[(t.dim, t.order)]
-            out = out + t.coef * kr.mode_product(u, m.T if transpose else m, t.dim)
-    return out
+    derivs = {key: kr.mode_product(u, m.T if transpose else m, key[0]) for key, m in maps.items()}
+    return _combine(static, derivs, u)
 
 
 def _nonlin(static: _Static, u):
@@ -63,20 +79,40 @@ def _residual(static: _Static, maps, u, source):
 
 
 def _loss(static: _Static, data: _Data, u, params, log_tau, log_v):
-    """Negative log joint ``L`` (Eq. 14 of the paper, constants dropped), a scalar."""
-    return _loss_factored(static, data, *_factors(static, params), u, log_tau, log_v)
+    """Negative log joint ``L`` (Eq. 14 of the paper, constants dropped), a scalar; its gradient
+    through the kernel comes from the hand-written adjoint of ``adjoint.prior_and_derivatives``."""
+    prior, derivs = prior_and_derivatives(*_grams(static, params), u)
+    return _joint(static, data, u, prior, _combine(static, derivs, u), log_tau, log_v)
 
 
 def _loss_factored(static: _Static, data: _Data, factor, maps, u, log_tau, log_v):
     """``_loss`` with the kernel's factors and derivative maps (``_factors``) given."""
     prior = 0.5 * kr.kron_quad(factor, u) + 0.5 * kr.kron_logdet(factor)
+    return _joint(static, data, u, prior, _apply_linear(static, maps, u), log_tau, log_v)
+
+
+def _joint(static: _Static, data: _Data, u, prior, linear, log_tau, log_v):
+    """``L`` from the prior term and the linear part of the residual (both from the kernel)."""
     ss_b = jnp.sum((u.ravel()[data.bidx] - data.bvals) ** 2)
-    ss_r = jnp.sum(_residual(static, maps, u, data.source) ** 2)
+    ss_r = jnp.sum((linear + _nonlin(static, u)[0] - data.source) ** 2)
     nb, n = data.bidx.shape[0], u.size
     lam = static.boundary_weight
     bnd = lam * (0.5 * jnp.exp(log_tau) * ss_b - 0.5 * nb * log_tau)
     res = 0.5 * jnp.exp(log_v) * ss_r - 0.5 * n * log_v
     return prior + bnd + res
+
+
+def _check_objective_args(problem, values, params, log_tau, log_v, kernel, jitter):
+    """Trace-safe checks of ``objective``'s arguments (shapes and types; values when concrete)."""
+    if not isinstance(problem, PDEProblem):
+        raise TypeError(f"problem: expected a PDEProblem, got {type(problem).__name__}")
+    check_choice(kernel, "kernel", sp.KERNELS)
+    values = check_array(values, "values", shape=problem.grid)
+    sp.check_mixture(params, "params", ndim=2, d=len(problem.grid))
+    check_scalar(log_tau, "log_tau")
+    check_scalar(log_v, "log_v")
+    check_scalar(jitter, "jitter", 0.0, None, closed=(True, False))
+    return values
 
 
 def objective(
@@ -103,11 +139,12 @@ def objective(
         Scalar ``L`` (float64 if the caller enabled x64; call it under ``jax.enable_x64``).
 
     Raises:
-        ValueError: on an unknown kernel or values of the wrong shape.
+        TypeError: if ``problem`` is not a PDEProblem or ``params`` not a MixtureParams.
+        ValueError: on an unknown kernel, values or parameters of the wrong shape (fields
+            ``(d, Q)`` for the problem's ``d``), NaN or infinite inputs (values checked when
+            concrete) or a negative jitter.
     """
-    check_choice(kernel, "kernel", sp.KERNELS)
-    if tuple(jnp.shape(values)) != problem.grid:
-        raise ValueError(f"values: expected shape {problem.grid}, got {jnp.shape(values)}")
+    values = _check_objective_args(problem, values, params, log_tau, log_v, kernel, jitter)
     static = _static(problem, kernel, 1, 0, jitter)
     return _loss(static, _data(problem), values, params, log_tau, log_v)
 
@@ -126,9 +163,9 @@ def objective_dense(
     tests and the Kronecker-vs-dense benchmark. Same arguments and result as ``objective``.
 
     Raises:
-        ValueError: on an unknown kernel.
+        TypeError, ValueError: as :func:`objective`.
     """
-    check_choice(kernel, "kernel", sp.KERNELS)
+    values = _check_objective_args(problem, values, params, log_tau, log_v, kernel, jitter)
     static = _static(problem, kernel, 1, 0, jitter)
     data = _data(problem)
     mats, dmats = [], {}

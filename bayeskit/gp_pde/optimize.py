@@ -60,19 +60,20 @@ def _adam_step(static, data, optimizer, state: _State) -> _State:
     return _State(u, params, log_tau, log_v, opt_state, state.inner_residual)
 
 
-def _profile_optimizer(steps: int) -> optax.GradientTransformation:
+def _profile_optimizer(steps: int, freq_peak: float = 0.01) -> optax.GradientTransformation:
     """The default optimizer of ``method="profile"``: Adam on ``(params, log_tau, log_v)`` with
     step sizes decaying on a cosine schedule to 1% over ``steps``.
 
-    Peak step sizes: 0.03 for the log weights and log scales; 0.01 for the frequencies (cycles
-    per unit length), where 0.03 made long runs jump between nearby optima once the precisions
+    Peak step sizes: 0.03 for the log weights and log scales; ``freq_peak`` for the frequencies
+    (cycles per unit length; ``solve`` passes ``defaults.freq_step``, 0.01 at ``freq_scale``
+    20), where 0.03 at that scale made long runs jump between nearby optima once the precisions
     had sharpened the objective (1500-step Poisson 1-D sin 100x: 2.8e-4 or 8.4e-7 depending on
     rounding, against 6.2e-7 and 9.0e-7 with 0.01). For ``log tau`` and ``log v`` the larger of
     that schedule with peak 0.03 and one with peak 0.06 over the first ``min(steps, 300)``
     steps: the early climb takes ``v`` past the stationary point that holds it near e^3 in 2-D
     (Poisson 2-D sin 6x cos 20x: 4e-4 instead of 1.5e-3 at 300 steps and 1.3e-3 at 1000),
     while 0.06 throughout made long runs jump (1500 steps: Poisson 1-D sin 100x 4.7e-5 to
-    7.9e-4, Allen-Cahn 1-D 9.6e-4). Measurements in docs/gp_pde.md.
+    7.9e-4, Allen-Cahn 1-D 9.6e-4). Measurements in docs/gp_pde_measurements.md.
     """
 
     def cosine(peak, length):
@@ -82,7 +83,7 @@ def _profile_optimizer(steps: int) -> optax.GradientTransformation:
     labels = (sp.MixtureParams("kernel", "kernel", "freq"), "precision", "precision")
     groups = {
         "kernel": optax.adam(cosine(0.03, steps)),
-        "freq": optax.adam(cosine(0.01, steps)),
+        "freq": optax.adam(cosine(freq_peak, steps)),
         "precision": optax.adam(lambda count: jnp.maximum(early(count), late(count))),
     }
     return optax.multi_transform(groups, labels)

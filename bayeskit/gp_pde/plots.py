@@ -1,4 +1,5 @@
-"""Plots of a GP-HM solution: solution or pointwise error, training trace, learned spectrum.
+"""Plots of a GP-HM solution: solution or pointwise error, predictive band, training trace,
+learned spectrum.
 
 Each function draws on ``ax`` (a new figure when ``None``) and returns the matplotlib ``Axes``.
 matplotlib is imported inside the functions, so importing :mod:`bayeskit.gp_pde` stays cheap.
@@ -14,9 +15,9 @@ import numpy as np
 
 from bayeskit._plotting import target_axes
 from bayeskit.gp_pde.solution import GPSolution
-from bayeskit.validate import check_bool, check_choice, check_int, check_positive
+from bayeskit.validate import check_bool, check_choice, check_finite, check_int, check_scalar
 
-__all__ = ["plot_solution", "plot_trace", "plot_spectrum"]
+__all__ = ["plot_solution", "plot_band", "plot_trace", "plot_spectrum"]
 
 TRACE_QUANTITIES = ("rel_l2", "loss")
 
@@ -119,6 +120,69 @@ def plot_solution(
     return ax
 
 
+def plot_band(
+    solution: Any,
+    *,
+    n_points: int = 1000,
+    n_sd: float = 3.0,
+    error: bool = False,
+    ax: Any = None,
+):
+    """Draw a 1-D solution's predictive mean with a band of ``n_sd`` predictive sd
+    (``GPSolution.predict(x, return_std=True)``) and the exact solution; with ``error=True``
+    the error ``u(x) - u*(x)`` inside the band ``+-n_sd sd`` around zero (the scale on which a
+    small error and its band are visible).
+
+    Args:
+        solution: a ``GPSolution`` of a 1-D problem.
+        n_points: uniform points over the domain, >= 2.
+        n_sd: half-width of the band in predictive sd, finite and > 0.
+        error: plot the error against the band (needs the exact solution).
+        ax: a matplotlib ``Axes``; a new figure when ``None``.
+
+    Returns:
+        The matplotlib ``Axes``.
+
+    Raises:
+        TypeError: if ``solution`` is not a ``GPSolution`` or ``ax`` is not an ``Axes``.
+        ValueError: for a problem that is not 1-D, ``n_points < 2``, ``n_sd <= 0`` or
+            ``error=True`` on a problem without an exact solution.
+    """
+    solution = _check_solution(solution)
+    if solution.problem.ndim != 1:
+        raise ValueError(
+            f"solution: plot_band needs a 1-D problem, got d = {solution.problem.ndim}"
+        )
+    n_points = check_int(n_points, "n_points", minimum=2)
+    check_finite(n_sd, "n_sd")
+    n_sd = check_scalar(n_sd, "n_sd", 0.0, None)
+    check_bool(error, "error")
+    exact = solution.problem.exact
+    if error and exact is None:
+        raise ValueError(
+            f"error: problem {solution.problem.name!r} has no exact solution to compare with"
+        )
+    ax = target_axes(ax)
+    x = np.linspace(*solution.problem.domain[0], n_points)
+    mean, sd = (np.asarray(a, dtype=np.float64) for a in solution.predict(x, return_std=True))
+    truth = None
+    if exact is not None:
+        with jax.enable_x64(True):
+            truth = np.asarray(jax.vmap(exact)(x[:, None]), dtype=np.float64)
+    centre = np.zeros_like(x) if error else mean
+    ax.fill_between(x, centre - n_sd * sd, centre + n_sd * sd, alpha=0.3, label=f"+-{n_sd:g} sd")
+    if error:
+        ax.plot(x, mean - truth, lw=0.8, label="error")
+    else:
+        ax.plot(x, mean, lw=0.8, label="mean")
+        if truth is not None:
+            ax.plot(x, truth, "k--", lw=0.8, label="exact")
+    ax.set_xlabel("x")
+    ax.set_ylabel("u(x) - u*(x)" if error else "u(x)")
+    ax.set_title(f"{solution.problem.name}: predictive band")
+    return ax
+
+
 def plot_trace(solution: Any, quantity: str = "rel_l2", *, ax: Any = None, **kwargs: Any):
     """Draw the training trace of a GP-HM solve: relative L2 error or loss per checkpoint.
 
@@ -190,7 +254,9 @@ def plot_spectrum(
     dim = check_int(dim, "dim", minimum=0)
     if dim >= d:
         raise ValueError(f"dim: expected an integer in [0, {d - 1}], got {dim}")
-    check_positive(prune_ratio, "prune_ratio")
+    prune_ratio = check_scalar(prune_ratio, "prune_ratio", 0.0, None)
+    if reference is not None:
+        reference = check_scalar(reference, "reference")
     ax = target_axes(ax)
     spec = solution.spectrum(prune_ratio)
     w, f, act = (np.asarray(a)[dim] for a in (spec.weights, spec.freqs, spec.active))

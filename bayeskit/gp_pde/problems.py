@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import NamedTuple
@@ -18,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayeskit.validate import check_array, check_finite, check_int, check_positive
+from bayeskit.validate import check_array, check_int, check_positive, check_scalar
 
 __all__ = ["Term", "PDEProblem", "ResolutionWarning", "get", "names", "source_from_exact"]
 
@@ -70,14 +69,35 @@ class Term(_TermFields):
     __slots__ = ()
 
     def __new__(cls, coef, dim, order):
-        # pytree utilities rebuild namedtuples with placeholders (tracers, None): check numbers only
-        if isinstance(coef, numbers.Number) and not isinstance(coef, bool):
-            check_finite(coef, "coef")
+        # pytree utilities rebuild namedtuples with placeholders (tracers, None, sentinels):
+        # check everything else
+        placeholder = (
+            coef is None
+            or isinstance(coef, jax.core.Tracer | jax.ShapeDtypeStruct)
+            or type(coef) is object
+        )
+        if not placeholder:
+            coef = check_scalar(coef, "coef")
             dim = check_int(dim, "dim", minimum=0)
             order = check_int(order, "order", minimum=0)
             if order > 2:
                 raise ValueError(f"order: expected 0, 1 or 2, got {order}")
         return super().__new__(cls, coef, dim, order)
+
+
+def _as_terms(terms) -> tuple:
+    """``terms`` as a tuple of :class:`Term`, from Terms or ``(coef, dim, order)`` triples."""
+    if isinstance(terms, str | bytes) or not isinstance(terms, tuple | list):
+        raise TypeError(f"terms: expected a sequence of Term(coef, dim, order), got {terms!r}")
+    out = []
+    for i, t in enumerate(terms):
+        if not isinstance(t, tuple | list) or len(t) != 3:
+            raise TypeError(f"terms[{i}]: expected a Term(coef, dim, order), got {t!r}")
+        try:
+            out.append(Term(*t))
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"terms[{i}].{err}") from None
+    return tuple(out)
 
 
 def _allen_cahn(u):
@@ -102,8 +122,10 @@ class PDEProblem:
         nonlinearity: ``None`` or ``"allen_cahn"`` (``phi(u) = u (u^2 - 1)``), added pointwise.
         exact: the exact solution ``u(x)`` for one point, if known.
         max_frequency: highest frequency of the solution per dimension (cycles per unit length),
-            if known; used to warn about under-resolved grids.
-        freq_scale: largest initial kernel frequency (the paper's ``freq_scale``), scalar or ``(d,)``.
+            if known; used to warn about under-resolved grids and for the default ``freq_scale``.
+        freq_scale: largest initial kernel frequency (the paper's ``freq_scale``), scalar or
+            ``(d,)``; ``None`` (default) lets ``solve`` derive it (``defaults.default_freq_scale``:
+            1.25 times ``max_frequency``, or the source's estimated highest frequency).
         boundary_weight: the fixed boundary weight ``lambda_b`` (200 in the paper, 500 for
             advection).
 
@@ -125,7 +147,7 @@ class PDEProblem:
     nonlinearity: str | None = None
     exact: Callable | None = None
     max_frequency: tuple | None = None
-    freq_scale: float | tuple = 20.0
+    freq_scale: float | tuple | None = None
     boundary_weight: float = 200.0
 
     def __post_init__(self):
@@ -144,12 +166,19 @@ class PDEProblem:
             )
         object.__setattr__(self, "domain", dom)
         d = len(dom)
-        grid = (self.grid,) if isinstance(self.grid, int) else tuple(self.grid)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name: expected a string, got {type(self.name).__name__}")
+        if isinstance(self.grid, int):
+            grid = (self.grid,)
+        elif isinstance(self.grid, tuple | list | np.ndarray):
+            grid = tuple(self.grid)
+        else:
+            raise TypeError(f"grid: expected a tuple of sizes (N_1, ..., N_d), got {self.grid!r}")
         if len(grid) != d:
             raise ValueError(f"grid: expected {d} sizes (one per dimension), got {self.grid!r}")
         grid = tuple(check_int(n, "grid", minimum=3) for n in grid)
         object.__setattr__(self, "grid", grid)
-        terms = tuple(Term(float(c), j, r) for c, j, r in self.terms)  # Term checks j and r
+        terms = _as_terms(self.terms)
         if not terms:
             raise ValueError("terms: expected at least one derivative term")
         for t in terms:
@@ -166,15 +195,29 @@ class PDEProblem:
         if not callable(self.boundary):
             nb = int(np.sum(boundary_mask(grid)))
             check_array(self.boundary, "boundary", shape=(nb,))
+        if self.exact is not None and not callable(self.exact):
+            raise TypeError(
+                f"exact: expected a callable u(x) or None, got {type(self.exact).__name__}"
+            )
         for name in ("source", "boundary", "exact"):
             if callable(getattr(self, name)):
                 _check_point_function(getattr(self, name), name, d)
-        check_positive(self.boundary_weight, "boundary_weight")
-        check_positive(jnp.asarray(self.freq_scale), "freq_scale")
+        check_scalar(self.boundary_weight, "boundary_weight", 0.0, None)
+        for name in ("freq_scale", "max_frequency"):
+            value = getattr(self, name)
+            if value is not None:
+                check_array(value, name, ndim=(0, 1))
+                check_positive(value, name, strict=name == "freq_scale")
+                if np.ndim(value) == 1 and np.shape(value) != (d,):
+                    raise ValueError(
+                        f"{name}: expected a scalar or one value per dimension ({d},), got "
+                        f"shape {np.shape(value)}"
+                    )
         if self.max_frequency is not None:
             mf = tuple(np.broadcast_to(np.asarray(self.max_frequency, dtype=float), (d,)))
             object.__setattr__(self, "max_frequency", mf)
-            warn_low_freq_scale(self.freq_scale, mf, stacklevel=4)
+            if self.freq_scale is not None:
+                warn_low_freq_scale(self.freq_scale, mf, stacklevel=4)
             for j, (f, n, (lo, hi)) in enumerate(zip(mf, grid, dom)):
                 per_period = (n - 1) / ((hi - lo) * f) if f > 0 else math.inf
                 if per_period < 2.0:
@@ -280,8 +323,18 @@ def source_from_exact(exact: Callable, terms, nonlinearity: str | None = None) -
 
     Returns:
         ``s(x)``.
+
+    Raises:
+        TypeError: if ``exact`` is not callable or ``terms`` is not a sequence of terms.
+        ValueError: on an invalid term or an unknown nonlinearity.
     """
-    terms = tuple(Term(*t) for t in terms)
+    if isinstance(exact, type) or not callable(exact):
+        raise TypeError(f"exact: expected a callable u(x), got {type(exact).__name__}")
+    terms = _as_terms(terms)
+    if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
+        raise ValueError(
+            f"nonlinearity: expected None or one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
+        )
 
     def deriv(x, j, r):
         f = exact
@@ -449,10 +502,12 @@ def get(name: str, grid=None) -> PDEProblem:
         ValueError: on an unknown name or an invalid grid.
     """
     cases = _cases()
-    if name not in cases:
+    if not isinstance(name, str) or name not in cases:
         raise ValueError(f"name: expected one of {', '.join(cases)}, got {name!r}")
     spec = cases[name]
     if grid is not None:
         d = len(spec["domain"])
+        if isinstance(grid, bool) or not isinstance(grid, int | tuple | list):
+            raise TypeError(f"grid: expected None, an int or a tuple of sizes, got {grid!r}")
         spec["grid"] = (grid,) * d if isinstance(grid, int) else tuple(grid)
     return PDEProblem(**spec)

@@ -10,10 +10,11 @@ import numpy as np
 
 from bayeskit.gp_pde import kronecker as kr
 from bayeskit.gp_pde import spectral as sp
+from bayeskit.gp_pde import uncertainty as un
 from bayeskit.gp_pde.problems import PDEProblem
 from bayeskit.gp_pde.state import SolveInfo, Trace
 from bayeskit.summary import to_inference_data
-from bayeskit.validate import check_finite, check_int, check_positive
+from bayeskit.validate import check_bool, check_finite, check_int, check_positive
 
 __all__ = ["GPSolution"]
 
@@ -70,13 +71,54 @@ class GPSolution(eqx.Module):
     jitter: float = eqx.field(static=True)
     extra: GPSolution | None = None
 
-    def predict(self, x) -> jax.Array:
+    def predict(self, x, return_std: bool = False):
         """The solution ``u(x)`` at points ``x`` of shape ``(n, d)`` (or ``(n,)`` in 1-D).
 
+        With ``return_std`` also the posterior predictive standard deviation at ``x``: the
+        Gaussian posterior of the grid values at the learned hyperparameters (Laplace at the
+        solution for a nonlinear operator) pushed through the interpolant, plus the prior's
+        spread between the nodes (``uncertainty``, docs/gp_pde.md "Posterior uncertainty").
+        With the extra GP the first GP is held fixed and the spread is the extra GP's.
+
+        Returns:
+            ``(n,)`` mean, or ``(mean, std)`` (each ``(n,)``, float64) with ``return_std``.
+
         Raises:
-            ValueError: if ``x`` has the wrong shape or is not finite.
+            ValueError: if ``x`` has the wrong shape or is not finite, or with ``return_std``
+                for an operator with first-order terms on a grid of more than
+                ``uncertainty.VAR_DENSE_MAX`` (2500) nodes.
+            TypeError: if ``return_std`` is not a bool.
         """
-        return self.derivative(x, (0,) * self.problem.ndim)
+        check_bool(return_std, "return_std")
+        mean = self.derivative(x, (0,) * self.problem.ndim)
+        if not return_std:
+            return mean
+        with jax.enable_x64(True):
+            return mean, un._predictive_std(
+                self if self.extra is None else self.extra, self._points(x)
+            )
+
+    def accuracy_estimate(self, n_test: int = 256) -> un.AccuracyEstimate:
+        """Error estimates that need no exact solution (``uncertainty.AccuracyEstimate``), on
+        ``n_test`` held-out uniform points (fixed seed).
+
+        Raises:
+            ValueError: if ``n_test < 2``.
+        """
+        n_test = check_int(n_test, "n_test", minimum=2)
+        with jax.enable_x64(True):
+            return un._accuracy_estimate(self, n_test)
+
+    def _points(self, x) -> jax.Array:
+        """``x`` checked and shaped ``(n, d)``, float64 (call under ``jax.enable_x64``)."""
+        d = self.problem.ndim
+        x = jnp.asarray(np.asarray(x, dtype=np.float64))
+        if d == 1 and x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != d:
+            raise ValueError(f"x: expected shape (n, {d}), got {x.shape}")
+        check_finite(x, "x")
+        return x
 
     def derivative(self, x, order) -> jax.Array:
         """A partial derivative of the interpolant at ``x`` (n, d) (``(n,)`` allowed in 1-D).
@@ -100,12 +142,7 @@ class GPSolution(eqx.Module):
         if any(r not in (0, 1, 2) for r in orders):
             raise ValueError(f"order: expected orders in 0, 1, 2, got {order!r}")
         with jax.enable_x64(True):
-            x = jnp.asarray(np.asarray(x, dtype=np.float64))
-            if d == 1 and x.ndim == 1:
-                x = x[:, None]
-            if x.ndim != 2 or x.shape[1] != d:
-                raise ValueError(f"x: expected shape (n, {d}), got {x.shape}")
-            check_finite(x, "x")
+            x = self._points(x)
             out = _predict_points(self.kernel, self.params, self.axes, self.alpha, x, orders)
             if self.extra is not None:
                 out = out + self.extra.derivative(x, order)

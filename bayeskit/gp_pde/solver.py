@@ -14,8 +14,9 @@ where derivatives of ``U`` come from differentiating the interpolant ``k(x, M) K
 steps by taking the grid values out of the first-order loop: each step solves for ``U`` given
 the hyperparameters (``L`` is quadratic in ``U`` for a linear operator, a linear least-squares
 problem; one warm-started Gauss-Newton step per outer step for the Allen-Cahn nonlinearity,
-damped by a line search (``inner._damped``); dense up to 2500 nodes, warm-started conjugate
-gradients in the operator's Kronecker eigenbasis beyond), then takes one optimizer step on the
+damped by a line search (``inner._damped``); a dense QR solve or warm-started conjugate
+gradients in the operator's Kronecker eigenbasis, whichever ``inner.dense_is_faster`` predicts
+cheaper: dense in 1-D, CG in 2-D from 7 x 7), then takes one optimizer step on the
 kernel hyperparameters and ``log tau, log v`` with the gradient of ``L`` at the new ``U`` (at
 the exact minimiser this is the gradient of the profiled objective). A step that raises the
 profiled objective by more than ``REJECT_RISE`` is undone and retried at half the scale
@@ -41,10 +42,11 @@ import numpy as np
 import optax
 
 from bayeskit._progress import progress_bar, show_progress
+from bayeskit.gp_pde import defaults as df
 from bayeskit.gp_pde import kronecker as kr
 from bayeskit.gp_pde import spectral as sp
 from bayeskit.gp_pde.inner import DENSE_MAX, _even_order
-from bayeskit.gp_pde.model import JITTER, _apply_linear, _factors, _loss
+from bayeskit.gp_pde.model import _apply_linear, _factors, _loss
 from bayeskit.gp_pde.model import objective as objective
 from bayeskit.gp_pde.model import objective_dense as objective_dense
 from bayeskit.gp_pde.optimize import _initial_state, _make_chunk, _profile_optimizer, _reported
@@ -53,18 +55,22 @@ from bayeskit.gp_pde.solution import GPSolution, _predict_grid, _test_axes
 from bayeskit.gp_pde.state import SolveInfo, Trace, _data, _static
 from bayeskit.random import as_key
 from bayeskit.validate import (
+    check_array,
     check_bool,
     check_choice,
-    check_finite,
     check_int,
     check_optimizer,
     check_positive,
+    check_scalar,
 )
 
 __all__ = ["solve", "METHODS"]
 
 METHODS = ("profile", "adam")
 INNER_WARN = 1e-2  # a last inner solve with a larger relative residual is warned about
+# a larger relative misfit between the interpolant and U is warned about: above the 9.9e-5 of a
+# well-solved case at 3 points per period (test sol_sin25, error 1.3e-5)
+JITTER_WARN = 1e-3
 
 
 def _run(
@@ -87,10 +93,9 @@ def _run(
 ):
     static = _static(problem, kernel, n_newton if problem.nonlinearity else 1, cg_iters, jitter)
     data = _data(problem)
-    fs = problem.freq_scale if freq_scale is None else freq_scale
-    params = sp.init_params(problem.ndim, n_components, fs)
+    params = sp.init_params(problem.ndim, n_components, freq_scale)
     if init_noise > 0:
-        noise = jax.random.normal(key, params.freq.shape) * init_noise * jnp.asarray(fs).max()
+        noise = jax.random.normal(key, params.freq.shape) * init_noise * np.max(freq_scale)
         params = params._replace(freq=params.freq + noise)
     state = _initial_state(problem.grid, params, optimizer, method)
 
@@ -148,20 +153,38 @@ def _run(
     rejected = 0 if state.accepted is None else int(state.accepted.rejected)
     state = _reported(state)
     factor, _ = _factors(static, state.params)
+    alpha = kr.kron_solve(factor, state.values)
+    misfit = _jitter_misfit(kernel, state.params, grid_axes, alpha, state.values)
+    if misfit > JITTER_WARN:
+        warnings.warn(
+            f"solve: on {problem.name!r} the interpolant misses the grid values by {misfit:.2g} "
+            f"(relative, > {JITTER_WARN:g}) because of jitter={jitter:.3g}; the error may be "
+            "limited by it: try a smaller jitter (down to 1e-10)",
+            df.JitterWarning,
+            stacklevel=3,
+        )
     trace = Trace(np.asarray(steps_log), np.asarray(losses), np.asarray(errors))
     return GPSolution(
         kernel=kernel,
         problem=problem,
         axes=problem.axes(),
         values=state.values,
-        alpha=kr.kron_solve(factor, state.values),
+        alpha=alpha,
         params=state.params,
         log_tau=state.log_tau,
         log_v=state.log_v,
         trace=trace,
-        info=SolveInfo(float(state.inner_residual), finite, rejected),
+        info=SolveInfo(float(state.inner_residual), finite, rejected, misfit),
         jitter=static.jitter,
     )
+
+
+def _jitter_misfit(kernel, params, axes, alpha, values) -> float:
+    """``|U - m(nodes)| / |U|``: the relative distance between the grid values ``U`` and the
+    interpolant ``m = k(x, M) alpha`` (``alpha = K^{-1} U``, ``K`` with jitter) at the nodes,
+    which the jitter alone makes nonzero."""
+    gap = values - _predict_grid(kernel, params, axes, alpha, axes)
+    return float(jnp.linalg.norm(gap) / jnp.maximum(jnp.linalg.norm(values), 1e-300))
 
 
 def solve(
@@ -179,7 +202,7 @@ def solve(
     init_noise: float = 0.0,
     n_newton: int = 1,
     cg_iters: int = 50,
-    jitter: float = JITTER,
+    jitter: float | None = None,
     extra_gp: bool = False,
     extra_steps: int | None = None,
 ) -> GPSolution:
@@ -195,34 +218,38 @@ def solve(
         steps: outer steps; default 300 for ``"profile"``, 100000 for ``"adam"`` (the paper's).
         optimizer: an optax transformation for the hyperparameters (``"profile"``) or for
             everything (``"adam"``); default for ``"profile"`` Adam with cosine-decayed step
-            sizes (peaks 0.03 for the log weights and scales, 0.01 for the frequencies, 0.06
-            over the first 300 steps then 0.03 for the precisions; ``_profile_optimizer``), and
+            sizes (peaks 0.03 for the log weights and scales, ``max(0.01, freq_scale / 2000)``
+            for the frequencies (``defaults.freq_step``), 0.06 over the first 300 steps then 0.03 for
+            the precisions; ``_profile_optimizer``), and
             the paper's ``adam(1e-2)`` for ``"adam"``. With ``"profile"`` a step that raises
             the objective by more than one nat is undone and retried at half the scale
             (counted in ``GPSolution.info.rejected_steps``).
-        method: ``"profile"`` (``U`` solved for given the hyperparameters, exactly up to 2500
-            nodes and by conjugate gradients beyond, then one optimizer step on the kernel and
-            the precisions; with first-order terms only up to 2500 nodes) or ``"adam"`` (the
-            paper's joint Adam).
+        method: ``"profile"`` (``U`` solved for given the hyperparameters, exactly or by
+            conjugate gradients, whichever is predicted faster, then one optimizer step on the
+            kernel and the precisions; with first-order terms exactly, up to 2500 nodes) or
+            ``"adam"`` (the paper's joint Adam).
         progress: show a tqdm bar; ``None`` (default) shows one when run interactively (a
             Jupyter kernel or a terminal; ``BAYESKIT_PROGRESS=0``/``1`` overrides).
         log_every: steps between checkpoints of ``trace`` (default ``steps // 20``, 21
             checkpoints as the paper).
-        freq_scale: largest initial frequency; default the problem's.
+        freq_scale: largest initial frequency (cycles per unit length), scalar or ``(d,)``;
+            default the problem's, and without one ``defaults.default_freq_scale``: 1.25 times
+            the problem's ``max_frequency`` or, without it, the source's estimated highest
+            frequency (``defaults.source_frequency``).
         init_noise: standard deviation of a random perturbation of the initial frequencies,
             relative to ``freq_scale``.
         n_newton: Gauss-Newton iterations per outer step for a nonlinear operator (each
             warm-started from the previous step's grid values and damped by a line search).
-        cg_iters: conjugate-gradient iterations per inner solve on grids over 2500 nodes
-            (each warm-started from the previous step's grid values, so the iterations add up
+        cg_iters: conjugate-gradient iterations per inner solve on grids where they are
+            cheaper than the dense solve (``inner.dense_is_faster``; each warm-started from the previous step's grid values, so the iterations add up
             across steps while the hyperparameters move slowly).
         extra_gp: add the authors' second GP (one Matérn-5/2 component, no cosine) fitted to
             what the first leaves (linear operators only).
         extra_steps: steps of the second GP (default ``steps``).
-        jitter: added to the diagonal of each 1-D Gram factor; the paper's 1e-6 by default.
-            It bounds how smooth a solution the interpolant reproduces: on sin(2 pi x) with a
-            long learned length-scale it floors the error near 1e-5, and 1e-10 (safe in
-            float64 for such kernels) reaches 1e-7 (docs/gp_pde.md).
+        jitter: added to the diagonal of each 1-D Gram factor; default
+            ``defaults.default_jitter``, the paper's 1e-6 on grids with up to 4 points per
+            period of ``freq_scale``, down to 1e-10 from 8 on. It bounds how closely the
+            interpolant passes through the grid values (``GPSolution.info.jitter_misfit``).
 
     Returns:
         ``GPSolution``.
@@ -236,6 +263,9 @@ def solve(
 
     Warns:
         RuntimeWarning: if the last inner solve's relative residual exceeds ``INNER_WARN``.
+        FrequencyScaleWarning: if ``freq_scale`` is below the problem's ``max_frequency``.
+        JitterWarning: if the jitter keeps the interpolant from the grid values by more than
+            ``JITTER_WARN`` (relative).
     """
     if not isinstance(problem, PDEProblem):
         raise TypeError(f"problem: expected a PDEProblem, got {type(problem).__name__}")
@@ -254,11 +284,19 @@ def solve(
     check_bool(extra_gp, "extra_gp")
     n_newton = check_int(n_newton, "n_newton", minimum=1)
     cg_iters = check_int(cg_iters, "cg_iters", minimum=1)
-    check_finite(jitter, "jitter")
-    check_positive(jitter, "jitter")
-    check_positive(init_noise, "init_noise", strict=False)
+    if jitter is not None:
+        jitter = check_scalar(jitter, "jitter", 0.0, None)
+    init_noise = check_scalar(init_noise, "init_noise", 0.0, None, closed=(True, False))
+    if extra_steps is not None:
+        extra_steps = check_int(extra_steps, "extra_steps", minimum=1)
     if freq_scale is not None:
-        check_positive(jnp.asarray(freq_scale), "freq_scale")
+        check_array(freq_scale, "freq_scale", ndim=(0, 1))
+        check_positive(freq_scale, "freq_scale")
+        if jnp.ndim(freq_scale) == 1 and jnp.shape(freq_scale) != (len(problem.grid),):
+            raise ValueError(
+                f"freq_scale: expected a scalar or shape ({len(problem.grid)},), got "
+                f"{jnp.shape(freq_scale)}"
+            )
         warn_low_freq_scale(freq_scale, problem.max_frequency)
     if extra_gp and problem.nonlinearity is not None:
         raise ValueError("extra_gp: the extra GP needs a linear operator (no nonlinearity)")
@@ -268,14 +306,23 @@ def solve(
             f"problem: an operator with first-order terms is solved exactly on grids of up to "
             f"{DENSE_MAX} nodes with method='profile', got {n_nodes} "
             f"({' x '.join(map(str, problem.grid))}); no iterative inner solve tried for it "
-            "converges beyond (docs/gp_pde.md, advection). Use a coarser grid or method='adam'"
+            "converges beyond (docs/gp_pde_measurements.md, advection). Use a coarser grid or "
+            "method='adam'"
         )
-    if optimizer is None:
-        optimizer = _profile_optimizer(steps) if method == "profile" else optax.adam(1e-2)
-    else:
+    if optimizer is not None:
         check_optimizer(optimizer)
-    key = as_key(key)
+    key = as_key(key, "key")
     with jax.enable_x64(True):
+        if freq_scale is None:
+            freq_scale = problem.freq_scale
+        if freq_scale is None:
+            freq_scale = df.default_freq_scale(problem)
+        if jitter is None:
+            jitter = df.default_jitter(problem, freq_scale)
+        if optimizer is None and method == "profile":
+            optimizer = _profile_optimizer(steps, df.freq_step(freq_scale))
+        elif optimizer is None:
+            optimizer = optax.adam(1e-2)
         common = dict(
             method=method,
             progress=progress,

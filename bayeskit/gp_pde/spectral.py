@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit.validate import check_array, check_choice, check_int, check_positive, check_scalar
+
 __all__ = [
     "KERNELS",
     "MixtureParams",
@@ -64,6 +66,32 @@ class Spectrum(NamedTuple):
     active: jax.Array
 
 
+def check_mixture(params, name: str, *, ndim: int, d: int | None = None) -> MixtureParams:
+    """Check ``MixtureParams`` whose fields share one shape: ``(Q,)`` (``ndim=1``, one dimension)
+    or ``(d, Q)`` (``ndim=2``); values are checked finite when concrete (trace-safe).
+
+    Raises:
+        TypeError: if ``params`` is not a ``MixtureParams`` or a field is not numeric.
+        ValueError: on fields of different or wrong shapes, no components, or NaN/inf values.
+    """
+    if not isinstance(params, MixtureParams):
+        raise TypeError(f"{name}: expected a MixtureParams, got {type(params).__name__}")
+    ref = check_array(params.log_weight, f"{name}.log_weight", ndim=ndim)
+    if ref.shape[-1] < 1 or (d is not None and ref.shape[0] != d):
+        want = "(Q,)" if ndim == 1 else f"({'d' if d is None else d}, Q)"
+        raise ValueError(f"{name}: expected fields of shape {want} with Q >= 1, got {ref.shape}")
+    for field in ("log_scale", "freq"):
+        check_array(getattr(params, field), f"{name}.{field}", shape=ref.shape)
+    return params
+
+
+def _check_order(order) -> int:
+    order = check_int(order, "order", minimum=0)
+    if order > 2:
+        raise ValueError(f"order: expected 0, 1 or 2, got {order}")
+    return order
+
+
 def init_params(n_dims: int, n_components: int, freq_scale) -> MixtureParams:
     """The paper's initialisation: ``w_q = 1/Q``, ``rho_q = 1``, ``mu_q = linspace(0, 1, Q) * fs``.
 
@@ -74,7 +102,20 @@ def init_params(n_dims: int, n_components: int, freq_scale) -> MixtureParams:
 
     Returns:
         ``MixtureParams`` with fields of shape ``(d, Q)``.
+
+    Raises:
+        TypeError: on non-integer sizes or a non-numeric ``freq_scale``.
+        ValueError: on sizes below 1, or a ``freq_scale`` that is not positive and finite or
+            not a scalar or ``(d,)``.
     """
+    n_dims = check_int(n_dims, "n_dims", minimum=1)
+    n_components = check_int(n_components, "n_components", minimum=1)
+    check_array(freq_scale, "freq_scale", ndim=(0, 1))
+    check_positive(freq_scale, "freq_scale")
+    if jnp.ndim(freq_scale) == 1 and jnp.shape(freq_scale) != (n_dims,):
+        raise ValueError(
+            f"freq_scale: expected a scalar or shape ({n_dims},), got {jnp.shape(freq_scale)}"
+        )
     fs = jnp.broadcast_to(jnp.asarray(freq_scale, dtype=float), (n_dims,))
     grid = jnp.linspace(0.0, 1.0, n_components)
     return MixtureParams(
@@ -111,11 +152,14 @@ def kernel_lags(kind: str, params_j: MixtureParams, d: jax.Array, order: int = 0
         Array of ``d``'s shape.
 
     Raises:
-        ValueError: if ``order`` is not 0, 1 or 2.
+        ValueError: if ``order`` is not 0, 1 or 2, on an unknown kind, parameters of the wrong
+            shape or NaN/inf lags or parameters (values checked when concrete).
+        TypeError: on parameters that are not ``MixtureParams`` or non-numeric lags.
     """
-    if order not in (0, 1, 2):
-        raise ValueError(f"order: expected 0, 1 or 2, got {order!r}")
-    d = jnp.asarray(d)[..., None]
+    order = _check_order(order)
+    check_choice(kind, "kind", KERNELS)
+    check_mixture(params_j, "params_j", ndim=1)
+    d = check_array(d, "d")[..., None]
     w = jnp.exp(params_j.log_weight)
     rho = jnp.exp(params_j.log_scale)
     m, m1, m2 = _envelope(kind, d, rho)
@@ -133,7 +177,15 @@ def kernel_lags(kind: str, params_j: MixtureParams, d: jax.Array, order: int = 0
 
 
 def scalar_kernel(kind: str, params_j: MixtureParams, x, y) -> jax.Array:
-    """The kernel on two scalars, written directly from the formula (for autodiff checks)."""
+    """The kernel on two scalars, written directly from the formula (for autodiff checks).
+
+    Raises:
+        ValueError, TypeError: as :func:`kernel_lags`, or if ``x`` or ``y`` is not a scalar.
+    """
+    check_choice(kind, "kind", KERNELS)
+    check_mixture(params_j, "params_j", ndim=1)
+    check_scalar(x, "x")
+    check_scalar(y, "y")
     w = jnp.exp(params_j.log_weight)
     rho = jnp.exp(params_j.log_scale)
     r = jnp.abs(x - y)
@@ -154,7 +206,13 @@ def toeplitz_gram(kind: str, params_j: MixtureParams, n: int, h, order: int = 0)
 
     Returns:
         ``(n, n)`` array.
+
+    Raises:
+        ValueError, TypeError: as :func:`kernel_lags`, or on ``n < 1`` or ``h <= 0``.
     """
+    n = check_int(n, "n", minimum=1)
+    check_scalar(h, "h", 0.0, None)
+    check_choice(kind, "kind", KERNELS)
     lags = (jnp.arange(-(n - 1), n) * h).astype(float)
     vals = kernel_lags(kind, params_j, lags, order)
     idx = jnp.arange(n)
@@ -162,7 +220,14 @@ def toeplitz_gram(kind: str, params_j: MixtureParams, n: int, h, order: int = 0)
 
 
 def cross_gram(kind: str, params_j: MixtureParams, x, grid, order: int = 0) -> jax.Array:
-    """``[d^order k(x_i, g_b)]`` between points ``x`` (m,) and grid nodes ``grid`` (n,) -> (m, n)."""
+    """``[d^order k(x_i, g_b)]`` between points ``x`` (m,) and grid nodes ``grid`` (n,) -> (m, n).
+
+    Raises:
+        ValueError, TypeError: as :func:`kernel_lags`, or if ``x`` or ``grid`` is not a finite
+            vector.
+    """
+    x = check_array(x, "x", ndim=1)
+    grid = check_array(grid, "grid", ndim=1)
     return kernel_lags(kind, params_j, x[:, None] - grid[None, :], order)
 
 

@@ -27,13 +27,15 @@ class Trace(NamedTuple):
 
 class SolveInfo(NamedTuple):
     """Diagnostics: ``inner_residual`` (relative residual of the last inner solve, 0 for a
-    direct solve), ``finite`` (all state entries finite) and ``rejected_steps`` (steps of
+    direct solve), ``finite`` (all state entries finite), ``rejected_steps`` (steps of
     ``method="profile"`` that raised the objective and were retried at half the scale; 0 for
-    ``"adam"``)."""
+    ``"adam"``) and ``jitter_misfit`` (``|U - m(nodes)| / |U|``, how far the jitter keeps the
+    interpolant ``m`` from the grid values ``U``; above ``solver.JITTER_WARN`` it warns)."""
 
     inner_residual: float
     finite: bool
     rejected_steps: int = 0
+    jitter_misfit: float = 0.0
 
 
 class _Static(NamedTuple):

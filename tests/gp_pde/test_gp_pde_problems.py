@@ -80,7 +80,7 @@ def test_bad_input(kw, match):
 @pytest.mark.parametrize(
     "args,err,match",
     [
-        ((float("nan"), 0, 2), ValueError, "coef: expected finite values"),
+        ((float("nan"), 0, 2), ValueError, "coef: expected a finite number, got nan"),
         ((1.0, -1, 2), ValueError, "dim: expected an integer >= 0, got -1"),
         ((1.0, 0, 5), ValueError, "order: expected 0, 1 or 2, got 5"),
         ((1.0, 0.5, 2), TypeError, "dim: expected an integer"),
@@ -105,12 +105,13 @@ def test_callables_are_traced_before_solving():
 
 
 def test_freq_scale_below_max_frequency_warns():
-    # the new-user case of issue 20: 24 cycles per unit length, the default freq_scale 20
+    # the new-user case of issue 20: 24 cycles per unit length, the paper's usual freq_scale 20
     with pytest.warns(problems.FrequencyScaleWarning, match=r"freq_scale: 20 .* below .* 24"):
-        _make(grid=(604,), max_frequency=24.0)
+        _make(grid=(604,), max_frequency=24.0, freq_scale=20.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", problems.FrequencyScaleWarning)
         _make(grid=(604,), max_frequency=24.0, freq_scale=30.0)
+        _make(grid=(604,), max_frequency=24.0)  # freq_scale derived by solve (1.25 x 24)
 
 
 def test_get_unknown_name():

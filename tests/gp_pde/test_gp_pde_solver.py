@@ -131,6 +131,17 @@ def test_predict_interpolates_grid_values(sol2d):
     # inv() of a factor with condition ~1e7 costs ~1e-9 absolute; 1e-7 leaves margin
     np.testing.assert_allclose(sol2d.predict(pts), want, rtol=1e-7, atol=1e-7)
     np.testing.assert_allclose(sol2d.predict(pts), sol2d.values.ravel(), atol=1e-3)
+    # the reported jitter misfit is that gap, relative (the same float64 quantity)
+    gap = np.linalg.norm(sol2d.predict(pts) - sol2d.values.ravel())
+    assert sol2d.info.jitter_misfit == pytest.approx(gap / np.linalg.norm(sol2d.values), rel=1e-6)
+
+
+def test_jitter_misfit_above_threshold_warns(monkeypatch):
+    # the threshold lowered to 0 for the test: any jitter leaves a nonzero misfit
+    monkeypatch.setattr(gp_pde.solver, "JITTER_WARN", 0.0)
+    with pytest.warns(gp_pde.JitterWarning, match="interpolant misses the grid values"):
+        sol = gp_pde.solve(0, _lowfreq(1, 30), n_components=5, steps=2, jitter=1e-6)
+    assert sol.info.jitter_misfit > 0.0
 
 
 def test_derivative_matches_exact(sol1d):
@@ -159,7 +170,7 @@ def test_solve_leaves_x64_off():
         (dict(steps=0), ValueError, "steps: expected an integer >= 1"),
         (dict(n_components=0), ValueError, "n_components: expected an integer >= 1"),
         (dict(jitter=0.0), ValueError, "jitter: expected positive"),
-        (dict(jitter=float("inf")), ValueError, "jitter: expected finite"),
+        (dict(jitter=float("inf")), ValueError, "jitter: expected positive values, got inf"),
     ],
 )
 def test_bad_input(kw, err, match):

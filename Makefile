@@ -14,7 +14,7 @@ LATEST := .venv-latest
 # Never let uv fetch an interpreter: the machine's python3 is the one to use.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup lock test test-latest key-sweep lint unit multidevice reproduce bench docs clean
+.PHONY: setup lock test test-latest key-sweep lint unit docs-check multidevice distributed reproduce bench docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_DIR)
@@ -34,12 +34,21 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 unit: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=15 -m "not multidevice"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=15 -m "not multidevice and not docs and not distributed"
+
+# The docs site, strict, after `unit`: it renders the notebooks that `unit` executed into
+# build/notebooks/ (tools/nbrun.py) instead of executing them again.
+docs-check: setup
+	$(BIN)/python -m pytest -m docs -p no:cacheprovider
 
 multidevice: setup
 	XLA_FLAGS=--xla_force_host_platform_device_count=4 $(BIN)/python -m pytest -m multidevice -p no:cacheprovider
 
-test: lint unit multidevice
+# Two jax.distributed processes of two CPU devices each on loopback (the test starts them itself).
+distributed: setup
+	$(BIN)/python -m pytest -m distributed -p no:cacheprovider
+
+test: lint unit docs-check multidevice distributed
 
 # The newest releases the ranges allow, resolved afresh (not in CI): drift shows here first.
 test-latest: | $(UV)
@@ -47,7 +56,7 @@ test-latest: | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
 	$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e '.[dev,bench,docs]'
 	touch $(LATEST)/.installed
-	$(MAKE) unit multidevice VENV=$(LATEST)
+	$(MAKE) unit docs-check multidevice distributed VENV=$(LATEST)
 
 # Every statistical test on five keys besides its own (tests/statkeys.py); run once per change
 # of a statistical test, not in CI.
@@ -68,4 +77,4 @@ bench: setup
 	$(BIN)/bayeskit bench $(NAME) --json
 
 clean:
-	rm -rf site reports .pytest_cache
+	rm -rf site reports build .pytest_cache

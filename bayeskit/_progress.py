@@ -7,10 +7,11 @@ overrides that default for the whole process; ``progress=True``/``False`` overri
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,7 +55,9 @@ def _tqdm():
         from tqdm.auto import tqdm
     except ImportError:
         from tqdm import tqdm
-    return tqdm
+    # leave=None: a finished bar stays on screen unless it was nested in another one (a call's
+    # bar inside a benchmark's stages inside `bayeskit reproduce`), which it clears
+    return functools.partial(tqdm, leave=None)
 
 
 def progress_bar(total: int, desc: str, enabled: bool):
@@ -67,6 +70,32 @@ def progress_range(steps: int, progress: Any, desc: str) -> Iterable[int]:
     if show_progress(progress):
         return _tqdm()(range(steps), desc=desc)
     return range(steps)
+
+
+@contextmanager
+def stage_bar(desc: str, stages: Sequence[str], progress: Any = None) -> Iterator[Callable]:
+    """A bar over the named ``stages`` of a long run (a benchmark's cases): yields
+    ``next_stage()``, to call as each stage begins, in order; the bar counts the finished
+    stages and names the running one. With no bar (see :func:`show_progress`) it does nothing."""
+    if not show_progress(progress):
+        yield lambda: None
+        return
+    names = list(stages)
+    bar = _tqdm()(total=len(names), desc=desc, unit="stage")
+    begun = 0
+
+    def next_stage() -> None:
+        nonlocal begun
+        if begun:  # the running stage has finished
+            bar.update(1)
+        bar.set_postfix_str(names[begun])
+        begun += 1
+
+    try:
+        yield next_stage
+        bar.update(bar.total - bar.n)
+    finally:
+        bar.close()
 
 
 # bars that jitted code advances through host callbacks, by an integer id passed as an argument

@@ -68,7 +68,7 @@ plt.show()
 # $0.1$. The prior is Gaussian, so the exact posterior std is known; the variational posterior
 # (a $2\times64$ control network) should match it.
 
-# %%
+# %% tags=["thumbnail"]
 steps = 200 if SMALL else 3000
 dt = 0.05 if SMALL else 0.01
 model, bridge_data = fbm.fbm_bridge(0, hurst=0.7, horizon=2.0, obs_std=0.1)

@@ -135,7 +135,7 @@ print("relative error of the averaged iterate:",
 # $y_t = \beta e^{x_t/2} \eta_t$. Two PPG chains give draws of the whole path; ArviZ summarises
 # a few time points (R-hat across the two chains).
 
-# %%
+# %% tags=["thumbnail"]
 T3 = 50 if SMALL else 300
 sv = smc.stochastic_volatility()
 th_sv = {

@@ -60,18 +60,15 @@ print(f"uniform at rate {rate:.2f}: regret {np.mean(uniform.total_regret):6.1f}"
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
 for eps, log in logs.items():
-    axes[0].plot(np.mean(log.cumulative_regret, 0), label=f"eps={eps}")
-    axes[1].plot(np.mean(log.queries, 0), label=f"eps={eps}")
-axes[0].plot(np.mean(uniform.cumulative_regret, 0), "k--", label="uniform (matched)")
-axes[0].set(title="cumulative regret", xlabel="round")
-axes[1].set(title="cumulative queries", xlabel="round")
+    rlhf.plot_run(log, ax=axes[0], label=f"eps={eps}")
+    rlhf.plot_run(log, "queries", ax=axes[1], label=f"eps={eps}")
+rlhf.plot_run(uniform, ax=axes[0], color="k", ls="--", label="uniform (matched)")
+axes[0].set_title("cumulative regret (mean ± 1 se over seeds)")
+axes[1].set_title("cumulative queries")
 axes[0].legend()
-qs = np.array([np.mean(logs[e].total_queries) for e in EPS_GRID[1:]])
-rs = np.array([np.mean(logs[e].total_regret) for e in EPS_GRID[1:]])
-axes[2].loglog(qs, rs, "o-")
-axes[2].set(title="regret vs queries", xlabel="queries", ylabel="regret")
-slope = np.polyfit(np.log(qs), np.log(rs), 1)[0]
-print(f"trade-off slope d log regret / d log queries = {slope:.2f} (theory: -0.5)")
+# eps = 0 queries every informative pair: the trade-off is over eps > 0 (theory: slope -0.5)
+rlhf.plot_regret_vs_queries({f"eps={e}": logs[e] for e in EPS_GRID[1:]}, ax=axes[2])
+axes[2].set_title("regret vs queries")
 fig.tight_layout()
 
 # %% [markdown]
@@ -87,10 +84,10 @@ TR = 150 if SMALL else 1000
 ts_agent = rlhf.ThompsonSampling(epsilon=3.5, scale=0.5)
 ts = rlhf.run(2, river, ts_agent, TR, scale=5.0, seeds=SEEDS)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-axes[0].plot(np.asarray(ts.regret).T, alpha=0.6)
-axes[0].set(title="per-episode regret (exact)", xlabel="episode")
-axes[1].plot(np.asarray(ts.queries).T)
-axes[1].set(title="cumulative queries", xlabel="episode")
+rlhf.plot_run(ts, "regret", show="each", ax=axes[0], alpha=0.6)
+axes[0].set_title("per-episode regret (exact), one line per seed")
+rlhf.plot_run(ts, "queries", show="each", ax=axes[1])
+axes[1].set_title("cumulative queries")
 fig.tight_layout()
 print("final per-episode regret per seed:", np.round(np.asarray(ts.regret)[:, -1], 3))
 

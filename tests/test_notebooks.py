@@ -1,18 +1,17 @@
 """Execute every notebook (jupytext percent source in notebooks/) on its small preset, once, and
-check that it re-runs to the key numbers recorded beside it in notebooks/<name>.numbers.json."""
+check that it re-runs to the key numbers recorded beside it in notebooks/<name>.numbers.json.
+
+Each run also writes the executed notebook to build/notebooks/ (tools/nbrun.py), which the docs
+build then renders without executing it again."""
 
 import json
 import os
-from pathlib import Path
 
-import jupytext
-import nbclient
-import nbformat
+import nbrun
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
+NOTEBOOKS = nbrun.sources()
 # Set to 1 to write the numbers a run gives as the new record (after a deliberate change).
 RECORD = os.environ.get("BAYESKIT_RECORD_NOTEBOOK_NUMBERS") == "1"
 # Same lock, same keys, same machine kind: two runs here gave bit-identical numbers. On another
@@ -30,19 +29,9 @@ def _record_path(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_to_its_recorded_numbers(path, monkeypatch):
-    # The kernel inherits this environment: notebooks read BAYESKIT_SMALL to pick small sizes.
-    monkeypatch.setenv("BAYESKIT_SMALL", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = jupytext.read(path)
-    nb.cells.append(nbformat.v4.new_code_cell(_DUMP))
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(ROOT / "notebooks")}},
-    )
-    client.execute()
+def test_notebook_runs_to_its_recorded_numbers(path):
+    # The kernel runs with nbrun.ENV: notebooks read BAYESKIT_SMALL to pick small sizes.
+    nb = nbrun.execute(path, extra_code=_DUMP)
     errors = [
         out
         for cell in nb.cells
@@ -67,3 +56,18 @@ def test_every_method_has_a_notebook_with_recorded_numbers():
     assert len(NOTEBOOKS) >= 5 and all(p.read_text().startswith("# ---") for p in NOTEBOOKS)
     assert all(_record_path(p).exists() for p in NOTEBOOKS)
     assert os.environ.get("BAYESKIT_SMALL") is None  # only set inside the notebook runs
+
+
+def test_the_executed_copy_is_current_only_while_its_source_is_unchanged(tmp_path, monkeypatch):
+    # a one-cell notebook: execute() writes the copy, executed() reuses it until the source moves
+    src = tmp_path / "tiny.py"
+    src.write_text('# %%\nimport os\nprint(os.environ["BAYESKIT_SMALL"])\n')
+    monkeypatch.setattr(nbrun, "BUILD", tmp_path / "build")
+    assert nbrun.current(src) is None
+    nb = nbrun.execute(src, extra_code="print('dump')")
+    assert nb.cells[-1].outputs[0]["text"] == "dump\n"
+    kept = nbrun.current(src)
+    assert len(kept.cells) == 1 and kept.cells[0].outputs[0]["text"] == "1\n"
+    assert kept.metadata["bayeskit"]["source_sha256"] == nbrun.source_hash(src)
+    src.write_text(src.read_text() + "print(2)\n")
+    assert nbrun.current(src) is None

@@ -1,4 +1,4 @@
-"""Plotting helpers of gp_pde, fbm, smc and thinning: what they draw, and their input checks.
+"""Plotting helpers of gp_pde, fbm, smc, rlhf and thinning: what they draw, and their input checks.
 
 Results are built by hand (they are plain pytrees), so no solve, fit or filter runs here: the
 helpers only read a result's fields, and each test checks the drawn data against those fields.
@@ -8,13 +8,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PathCollection, PolyCollection, QuadMesh  # noqa: E402
 
-from bayeskit import fbm, gp_pde, smc, thinning  # noqa: E402
+from bayeskit import fbm, gp_pde, rlhf, smc, thinning  # noqa: E402
 from bayeskit.fbm.sde import SimResult  # noqa: E402
 from bayeskit.gp_pde import spectral  # noqa: E402
 from bayeskit.gp_pde.problems import PDEProblem, Term, source_from_exact  # noqa: E402
@@ -167,6 +168,37 @@ def test_gp_pde_plot_bad_inputs():
 def test_gp_pde_problem_without_exact_solution_plots_the_solution_alone():
     ax = gp_pde.plot_solution(_solution(exact=False))
     assert _labels(ax) == ["student_t"]
+
+
+def test_gp_pde_plot_band_draws_mean_exact_and_three_sd():
+    sol = _solution()
+    fig, axes = plt.subplots(1, 2)
+    gp_pde.plot_band(sol, n_points=30, ax=axes[0])
+    mean_line, exact_line = axes[0].get_lines()
+    x = np.linspace(0.0, np.pi, 30)
+    mean, sd = (np.asarray(a) for a in sol.predict(x, return_std=True))
+    np.testing.assert_allclose(mean_line.get_ydata(), mean, rtol=1e-12)
+    np.testing.assert_allclose(exact_line.get_ydata(), np.sin(2.0 * x), atol=1e-12)
+    (band,) = axes[0].collections
+    ys = band.get_paths()[0].vertices[:, 1]
+    # fill_between's outline runs along the lower edge, then back along the upper one
+    assert ys.min() == pytest.approx(float(np.min(mean - 3 * sd)))
+    assert ys.max() == pytest.approx(float(np.max(mean + 3 * sd)))
+    assert _labels(axes[0]) == ["+-3 sd", "mean", "exact"]
+    gp_pde.plot_band(sol, n_points=30, n_sd=2.0, error=True, ax=axes[1])
+    (err,) = axes[1].get_lines()
+    np.testing.assert_allclose(err.get_ydata(), mean - np.sin(2.0 * x), atol=1e-12)
+    assert axes[1].collections[0].get_paths()[0].vertices[:, 1].max() == pytest.approx(
+        float(np.max(2 * sd))
+    )
+    with pytest.raises(ValueError, match="n_sd: expected positive"):
+        gp_pde.plot_band(sol, n_sd=0.0)
+    with pytest.raises(ValueError, match="error: problem 'toy1d' has no exact solution"):
+        gp_pde.plot_band(_solution(exact=False), error=True)
+    with pytest.raises(ValueError, match="plot_band needs a 1-D problem"):
+        gp_pde.plot_band(_solution(d=2))
+    with pytest.raises(TypeError, match="solution: expected a GPSolution"):
+        gp_pde.plot_band({})
 
 
 # ----------------------------------------------------------------------------- fbm
@@ -324,6 +356,94 @@ def test_smc_plot_bad_inputs():
         smc.plot_ess(res)
     with pytest.raises(ValueError, match="n_particles: expected an integer >= 1, got 0"):
         smc.plot_ess(paris, n_particles=0)
+
+
+# ----------------------------------------------------------------------------- rlhf
+
+
+def _runlog(seeds=3, episodes=20, queries_per_episode=1.0, scale=1.0):
+    regret = scale * RNG.uniform(0.0, 1.0, size=(seeds, episodes)) / np.arange(1, episodes + 1)
+    asked = RNG.uniform(size=(seeds, episodes)) < queries_per_episode
+    field = lambda: jnp.asarray(RNG.normal(size=(seeds, episodes)))
+    queries = jnp.asarray(np.cumsum(asked, axis=1))
+    # the helpers read only the per-episode arrays: no preferences or state needed
+    return rlhf.RunLog(jnp.asarray(regret), field(), queries, field(), field(), None, None)
+
+
+def test_rlhf_plot_run_mean_with_standard_error_band():
+    log = _runlog()
+    ax = rlhf.plot_run(log, label="active", color="C2")
+    (line,) = ax.get_lines()
+    cum = np.cumsum(np.asarray(log.regret), axis=1)
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 21))
+    np.testing.assert_allclose(line.get_ydata(), cum.mean(0), rtol=1e-6)
+    assert line.get_label() == "active" and ax.get_ylabel() == "cumulative regret"
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    verts = band.get_paths()[0].vertices
+    se = cum.std(0, ddof=1) / np.sqrt(3)
+    for t in (1, 10, 20):
+        ys = verts[np.isclose(verts[:, 0], t), 1]
+        np.testing.assert_allclose(
+            [ys.min(), ys.max()],
+            [cum.mean(0)[t - 1] - se[t - 1], cum.mean(0)[t - 1] + se[t - 1]],
+            rtol=1e-6,
+        )
+
+
+def test_rlhf_plot_run_each_seed_and_one_seed_without_band():
+    log = _runlog(seeds=4)
+    ax = rlhf.plot_run(log, "queries", show="each")
+    lines = ax.get_lines()
+    assert len(lines) == 4 and ax.get_ylabel() == "cumulative queries"
+    np.testing.assert_array_equal(lines[2].get_ydata(), np.asarray(log.queries)[2])
+    one = jax.tree.map(lambda x: x[0], log)  # None fields are empty subtrees
+    ax = rlhf.plot_run(one, "regret")
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), np.asarray(one.regret), rtol=1e-6)
+    assert not ax.collections and ax.get_ylabel() == "regret per episode"
+
+
+def test_rlhf_plot_regret_vs_queries_is_log_log_with_slope():
+    # total regret proportional to queries^-1/2 exactly: the fitted slope is -0.5
+    logs = {}
+    for eps, q in ((0.05, 16), (0.1, 4), (0.2, 1)):
+        regret = jnp.full((2, 16), 1.0 / np.sqrt(q) / 16)
+        queries = jnp.tile(jnp.arange(1, 17) * q // 16, (2, 1))
+        logs[eps] = rlhf.RunLog(regret, regret, queries, regret, regret, None, None)
+    ax = rlhf.plot_regret_vs_queries(logs, label="PR-LSVI")
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [16, 4, 1])
+    np.testing.assert_allclose(line.get_ydata(), [0.25, 0.5, 1.0], rtol=1e-6)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert _labels(ax) == ["PR-LSVI (slope -0.50)"]
+    assert [t.get_text() for t in ax.texts] == ["0.05", "0.1", "0.2"]
+
+
+def test_rlhf_plot_bad_inputs():
+    log = _runlog()
+    with pytest.raises(TypeError, match="log: expected a RunLog .* got dict"):
+        rlhf.plot_run({})
+    with pytest.raises(
+        ValueError, match="quantity: expected one of 'cumulative_regret', .*got 'value'"
+    ):
+        rlhf.plot_run(log, "value")
+    with pytest.raises(ValueError, match="show: expected one of 'mean', 'each', got 'all'"):
+        rlhf.plot_run(log, show="all")
+    with pytest.raises(TypeError, match="ax: expected a matplotlib Axes or None, got int"):
+        rlhf.plot_run(log, ax=1)
+    with pytest.raises(TypeError, match="logs: expected a mapping name -> RunLog, got list"):
+        rlhf.plot_regret_vs_queries([log])
+    with pytest.raises(ValueError, match="logs: expected at least one run"):
+        rlhf.plot_regret_vs_queries({})
+    with pytest.raises(ValueError, match="slope: a slope needs at least 2 runs in logs, got 1"):
+        rlhf.plot_regret_vs_queries({"a": log})
+    with pytest.raises(TypeError, match=r"logs\['b'\]: expected a RunLog .* got tuple"):
+        rlhf.plot_regret_vs_queries({"a": log, "b": ()})
+    with pytest.raises(
+        ValueError, match=r"logs\['none'\]: expected positive queries .* got queries 0"
+    ):
+        rlhf.plot_regret_vs_queries({"a": log, "none": _runlog(queries_per_episode=0.0)})
+    with pytest.raises(TypeError, match="slope: expected a bool, got str"):
+        rlhf.plot_regret_vs_queries({"a": log}, slope="yes")
 
 
 # ----------------------------------------------------------------------------- thinning

@@ -28,12 +28,15 @@ import jax
 import numpy as np
 import optax
 
+from bayeskit._progress import stage_bar
 from bayeskit.fbm.exact import fbm_covariance, fou_mle, sample_fou
 from bayeskit.fbm.kalman import linear_parameters, mafbm_log_likelihood, mafbm_mle
-from bayeskit.fbm.mafbm import ma_covariance, optimal_omega, speed_grid
+from bayeskit.fbm.mafbm import KINDS, check_hurst, ma_covariance, optimal_omega, speed_grid
 from bayeskit.fbm.models import fbm_bridge, fractional_ou
+from bayeskit.fbm.sde import _check_sde
 from bayeskit.fbm.vi import Observations, _make_step, _prepare, elbo, fit
-from bayeskit.random import KeyStream
+from bayeskit.random import KeyStream, as_key
+from bayeskit.validate import check_array, check_choice, check_scalar
 
 __all__ = ["run", "PAPER", "bridge_exact_std", "covariance_error"]
 
@@ -57,6 +60,8 @@ _PRESETS = {
 
 def covariance_error(hurst: float, kind: str, *, num_speeds: int = 5, gamma_max: float = 20.0):
     """Relative sup-norm error ``sup|C_hat - C| / sup|C|`` of MA-fBM on a 21-point grid of [0, 1]."""
+    hurst = check_hurst(hurst)
+    check_choice(kind, "kind", KINDS)
     g = speed_grid(num_speeds, gamma_max)
     t = np.linspace(0.0, 1.0, 21)
     with jax.enable_x64(True):
@@ -74,7 +79,12 @@ def bridge_exact_std(sde, times, obs_std: float):
     The prior is Gaussian, so the conditional variance is ``C(t,t) - C(t,T)^2 / (C(T,T) + s^2)``
     with ``C`` the exact MA-fBM covariance (:func:`ma_covariance`); the conditional mean is 0.
     """
+    _check_sde(sde)
+    check_array(times, "times", ndim=1)
     t = np.asarray(times, np.float64)
+    if t.shape[0] < 1 or np.any(t < 0):
+        raise ValueError(f"times: expected a non-empty grid of times >= 0, got {t[:8]}")
+    obs_std = check_scalar(obs_std, "obs_std", 0.0, None)
     w = np.asarray(sde.omega(), np.float64)
     with jax.enable_x64(True):
         cov = np.asarray(ma_covariance(t, t, w, np.asarray(sde.gammas), kind=sde.kind))
@@ -152,8 +162,8 @@ def _hurst(ks, hurst, steps):
 
 def run(preset: str = "quick", key=0) -> dict:
     """Run the fbm benchmark (see the module docstring); returns flat JSON metrics + ``_figure``."""
-    if preset not in _PRESETS:
-        raise ValueError(f"preset: expected one of {', '.join(_PRESETS)}, got {preset!r}")
+    check_choice(preset, "preset", tuple(_PRESETS))
+    ks = KeyStream(as_key(key, "key"))
     cfg = _PRESETS[preset]
     start = time.perf_counter()
     out: dict = {
@@ -161,13 +171,15 @@ def run(preset: str = "quick", key=0) -> dict:
         "cov_rel_err_type2_h07": covariance_error(0.7, "type2"),
         "cov_rel_err_type1_h07": covariance_error(0.7, "type1"),
     }
-    ks = KeyStream(key)
+    stages = ["fBM bridge"] + [f"Hurst recovery, H = {h}" for h in cfg["hursts"]]
     # float32 training whatever the caller's global precision (the CLI turns x64 on); the weight
     # solve and the exact likelihood run in float64 internally
-    with jax.enable_x64(False):
+    with jax.enable_x64(False), stage_bar("fbm", stages) as next_stage:
+        next_stage()
         bridge = _bridge(ks, cfg["bridge_steps"], cfg["eval_paths"])
         traces, gaps, errors = {}, [], []
         for h in cfg["hursts"]:
+            next_stage()
             params, mle, ma_mle, gap, trace = _hurst(ks, h, cfg["hurst_steps"])
             traces[h] = trace
             gaps.append(gap)

@@ -22,6 +22,7 @@ from bayeskit.rlhf.envs import (
     sample_arms,
 )
 from bayeskit.rlhf.lsvi import PRLSVI, EpisodeInfo, PRLSVIState, lsvi, query_statistic
+from bayeskit.rlhf.plots import plot_regret_vs_queries, plot_run
 from bayeskit.rlhf.preference import (
     GaussianPosterior,
     MLEResult,
@@ -73,6 +74,8 @@ __all__ = [
     "make_mdp",
     "nuts_posterior",
     "plan",
+    "plot_regret_vs_queries",
+    "plot_run",
     "policy_value",
     "prefer",
     "query_statistic",

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bayeskit._progress import stage_bar  # noqa: E402
 from bayeskit.rlhf.envs import dueling_bandit, random_mdp, riverswim  # noqa: E402
 from bayeskit.rlhf.lsvi import PRLSVI  # noqa: E402
 from bayeskit.rlhf.run import run as run_agent  # noqa: E402
@@ -173,10 +174,15 @@ def run(preset: str = "quick", key=0) -> dict:
     cfg = PRESETS[preset]
     start = time.perf_counter()
     out: dict = {"preset": preset}
-    bandit = _bandit(int(key), cfg, out)
-    river = _riverswim(cfg, out)
-    if preset == "paper":
-        _random_mdps(int(key), out)
+    stages = ["dueling bandit", "RiverSwim"] + (["random MDPs"] if preset == "paper" else [])
+    with stage_bar("rlhf", stages) as next_stage:
+        next_stage()
+        bandit = _bandit(int(key), cfg, out)
+        next_stage()
+        river = _riverswim(cfg, out)
+        if preset == "paper":
+            next_stage()
+            _random_mdps(int(key), out)
     out["episodes"] = cfg["river_T"]
     out["seeds"] = cfg["river_seeds"]
     out["bandit_episodes"] = cfg["bandit_T"]

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._progress import stage_bar
 from bayeskit.smc import filter as pf
 from bayeskit.smc import kalman, learn, models
 from bayeskit.smc.paris import default_max_trials, flat_functional, paris_pass
@@ -179,7 +180,9 @@ def run(preset: str = "quick", key: int = 0) -> dict:
     cfg = PRESETS[preset]
     start_all = time.perf_counter()
     out: dict[str, Any] = {"preset": preset}
-    with jax.enable_x64(True):
+    stages = ["PaRIS", "PPG", "speed vs particles", "PPG-MLE", "MSC", "MSC 3-D", "PaRIS scaling"]
+    with jax.enable_x64(True), stage_bar("smc", stages) as next_stage:
+        next_stage()
         base = jax.random.key(key)
         k_data, k_paris, k_ppg, k_speed, k_mle, k_msc = jax.random.split(base, 6)
         model, theta = lgssm_1d()
@@ -210,6 +213,7 @@ def run(preset: str = "quick", key: int = 0) -> dict:
         out["paris_equal_cost_se_sxx"] = float(grouped.std(ddof=1) / math.sqrt(R))
 
         # PPG: R chains, k0 burn-in, k - k0 averaged iterations
+        next_stage()
         ests, faults, f0 = _ppg_batch(
             jax.random.split(k_ppg, R), model, theta, ys, h_flat, N_SMOOTH, 2, sampler, mt, k
         )
@@ -221,6 +225,7 @@ def run(preset: str = "quick", key: int = 0) -> dict:
 
         out["smoothing_stage_seconds"] = time.perf_counter() - start_all
         # speed: one PaRIS run against particles' collector, same model, data and size
+        next_stage()
         Tp = cfg["peer_T"]
         ys_p = ys[:Tp]
         one_key = k_speed[None]
@@ -244,16 +249,20 @@ def run(preset: str = "quick", key: int = 0) -> dict:
         out["speedup_vs_particles"] = p_secs / best
 
         # PPG-MLE on a 2-D LGSSM against the exact MLE
+        next_stage()
         t0 = time.perf_counter()
         out.update(_mle_metrics(k_mle, *cfg["mle"]))
         out["mle_stage_seconds"] = time.perf_counter() - t0
         # Markov score climbing against RTS
+        next_stage()
         t0 = time.perf_counter()
         out.update(_msc_metrics(k_msc, *cfg["msc"]))
         out["msc_stage_seconds"] = time.perf_counter() - t0
+        next_stage()
         t0 = time.perf_counter()
         out.update(_msc_correlation_metrics(k_msc, *cfg["msc3"]))
         out["msc3_stage_seconds"] = time.perf_counter() - t0
+        next_stage()
         out.update(_paris_scaling(k_speed))
         out["_figure"] = _figure(single, grouped, ppg_err, out.pop("_mle_curve"))
     out["seconds"] = time.perf_counter() - start_all

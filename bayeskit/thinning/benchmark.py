@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._progress import stage_bar
 from bayeskit.kernels import Gaussian
 from bayeskit.random import as_key
 from bayeskit.thinning.compress import compresspp
@@ -199,13 +200,16 @@ def run(preset: str = "quick", key: Any = 0) -> dict[str, Any]:
         raise ValueError(f"preset: expected one of {', '.join(_PRESETS)}, got {preset!r}")
     cfg = _PRESETS[preset]
     start = time.perf_counter()
-    key = as_key(key)
+    key = as_key(key, "key")
     out: dict[str, Any] = {"preset": preset}
     curves = {}
-    with jax.enable_x64(True):
+    stages = [f"{part}, d = {d}" for d in cfg["dims"] for part in ("head to head", "MMD rates")]
+    with jax.enable_x64(True), stage_bar("thinning", stages) as next_stage:
         for d in cfg["dims"]:
             dkey = jax.random.fold_in(key, d)
+            next_stage()
             head = _head_to_head(dkey, d, cfg["head"])
+            next_stage()
             kt_curve, iid_curve = _rates(dkey, d, cfg["sizes"], head)
             head["slope_kt"] = _slope(cfg["sizes"], kt_curve)
             head["slope_iid"] = _slope(cfg["sizes"], iid_curve)

@@ -66,6 +66,21 @@ def test_same_key_same_coreset_and_var_names_subset(idata):
     assert all(len(np.unique(row)) == 16 for row in idx)
 
 
+def test_size_is_an_alternative_to_m(idata):
+    by_size = thin_inference_data(1, idata, size=16, var_names=["mu"])
+    by_m = thin_inference_data(1, idata, 2, var_names=["mu"])
+    assert by_size.posterior.sizes["draw"] == 16 and by_size.attrs["thinning_m"] == 2
+    np.testing.assert_array_equal(
+        by_size.sample_stats["thin_index"].values, by_m.sample_stats["thin_index"].values
+    )
+    with pytest.raises(ValueError, match=r"size: expected n // 2\*\*m .* n = 64, .*got 20"):
+        thin_inference_data(0, idata, size=20)
+    with pytest.raises(ValueError, match="m, size: expected exactly one .* got both"):
+        thin_inference_data(0, idata, 2, size=16)
+    with pytest.raises(ValueError, match="m, size: expected exactly one .* got neither"):
+        thin_inference_data(0, idata)
+
+
 def test_prior_group_thins_its_own_side():
     rng = np.random.default_rng(3)
     prior = az.from_dict(

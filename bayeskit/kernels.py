@@ -14,18 +14,20 @@ References:
 
 from __future__ import annotations
 
+import numbers
 from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from gpjax.kernels.computations import AbstractKernelComputation, DenseKernelComputation
 from gpjax.kernels.stationary.base import StationaryKernel
 from gpjax.kernels.stationary.utils import euclidean_distance, squared_distance
 from gpjax.parameters import PositiveReal, Real, val
 from paramax import AbstractUnwrappable
 
-from bayeskit.validate import check_array, check_int, check_positive
+from bayeskit.validate import check_array, check_int, check_positive, check_scalar
 
 __all__ = [
     "RadialKernel",
@@ -92,16 +94,40 @@ class Gaussian(RadialKernel):
         return (val(self.variance) * jnp.exp(-0.5 * squared_distance(x, y))).squeeze()
 
 
+def _check_distance(r, name: str) -> jax.Array:
+    """``r`` as a JAX array of distances: numeric, and (when concrete) finite and >= 0."""
+    r = check_array(r, name)
+    check_positive(r, name, strict=False)
+    return r
+
+
+def _check_nu(nu) -> float:
+    if (
+        isinstance(nu, bool | np.bool_)
+        or not isinstance(nu, numbers.Real)
+        or nu not in (0.5, 1.5, 2.5)
+    ):
+        raise ValueError(f"nu: expected one of 0.5, 1.5, 2.5, got {nu!r}")
+    return float(nu)
+
+
 def matern_profile(nu: float, r: jax.Array) -> jax.Array:
     """Half-integer Matérn correlation at scaled distance ``r >= 0`` (value 1 at 0).
 
     Args:
         nu: smoothness, one of 0.5, 1.5, 2.5.
-        r: distance divided by the lengthscale, any shape.
+        r: distance divided by the lengthscale, any shape (finite, >= 0; checked when concrete).
 
     Returns:
         Array of the shape of ``r``.
+
+    Raises:
+        ValueError: on another ``nu``, or a concrete ``r`` with a negative, NaN or infinite
+            entry.
+        TypeError: if ``r`` is not numeric.
     """
+    nu = _check_nu(nu)
+    r = _check_distance(r, "r")
     if nu == 0.5:
         return jnp.exp(-r)
     if nu == 1.5:
@@ -110,7 +136,6 @@ def matern_profile(nu: float, r: jax.Array) -> jax.Array:
     if nu == 2.5:
         s = jnp.sqrt(5.0) * r
         return (1.0 + s + s**2 / 3.0) * jnp.exp(-s)
-    raise ValueError(f"nu: expected one of 0.5, 1.5, 2.5, got {nu!r}")
 
 
 class Matern12(RadialKernel):
@@ -161,7 +186,7 @@ class InverseMultiquadric(RadialKernel):
     power: float = 0.5
 
     def __init__(self, lengthscale=1.0, variance=1.0, power: float = 0.5, **kwargs):
-        check_positive(power, "power")
+        power = check_scalar(power, "power", 0.0, None)
         super().__init__(lengthscale=lengthscale, variance=variance, **kwargs)
         self.power = float(power)
 
@@ -293,8 +318,7 @@ class StudentTMixture(_SpectralMixtureBase):
     nu: float = 2.5
 
     def __init__(self, weights, means, scales, nu: float = 2.5, **kwargs):
-        if nu not in (0.5, 1.5, 2.5):
-            raise ValueError(f"nu: expected one of 0.5, 1.5, 2.5, got {nu!r}")
+        nu = _check_nu(nu)
         super().__init__(weights, means, scales, **kwargs)
         self.nu = float(nu)
 
@@ -361,6 +385,8 @@ def pairwise(k, X: jax.Array, Y: jax.Array) -> jax.Array:
     """
     if not callable(k):
         raise TypeError(f"k: expected a kernel callable k(x, y), got {type(k).__name__}")
+    X = check_array(X, "X", finite=False)
+    Y = check_array(Y, "Y", finite=False)
     if jnp.ndim(X) != 2 or jnp.ndim(Y) != 2 or X.shape[1] != Y.shape[1]:
         raise ValueError(
             f"X, Y: expected shapes (n, d) and (m, d), got {jnp.shape(X)} and {jnp.shape(Y)}"

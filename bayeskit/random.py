@@ -21,12 +21,13 @@ def _is_typed_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def as_key(seed_or_key: Any) -> jax.Array:
+def as_key(seed_or_key: Any, name: str = "seed_or_key") -> jax.Array:
     """Turn an int seed, a typed key or a raw ``uint32[2]`` key into a typed key.
 
     Args:
         seed_or_key: a Python or NumPy integer (the seed), a typed key of shape ``()``
             (returned unchanged), or a raw key: an unsigned 32-bit array of shape ``(2,)``.
+        name: the argument's name in error messages (public functions pass ``"key"``).
 
     Returns:
         A typed scalar key (``jax.random.key`` style), shape ``()``.
@@ -36,13 +37,13 @@ def as_key(seed_or_key: Any) -> jax.Array:
             naming what was given.
     """
     if isinstance(seed_or_key, bool | np.bool_):
-        raise TypeError("seed_or_key: expected an int seed or a PRNG key, got a bool")
+        raise TypeError(f"{name}: expected an int seed or a PRNG key, got a bool")
     if isinstance(seed_or_key, numbers.Integral):
         return jax.random.key(int(seed_or_key))
     if _is_typed_key(seed_or_key):
         if seed_or_key.shape != ():
             raise TypeError(
-                "seed_or_key: expected a single typed key of shape (), got a key array of "
+                f"{name}: expected a single typed key of shape (), got a key array of "
                 f"shape {seed_or_key.shape}"
             )
         return seed_or_key
@@ -50,11 +51,11 @@ def as_key(seed_or_key: Any) -> jax.Array:
         if seed_or_key.dtype == jnp.uint32 and seed_or_key.shape == (2,):
             return jax.random.wrap_key_data(jnp.asarray(seed_or_key))
         raise TypeError(
-            "seed_or_key: expected an int seed, a typed key or a raw uint32 key of shape (2,), "
+            f"{name}: expected an int seed, a typed key or a raw uint32 key of shape (2,), "
             f"got an array of dtype {seed_or_key.dtype} and shape {seed_or_key.shape}"
         )
     raise TypeError(
-        "seed_or_key: expected an int seed, a typed key or a raw uint32 key of shape (2,), "
+        f"{name}: expected an int seed, a typed key or a raw uint32 key of shape (2,), "
         f"got {type(seed_or_key).__name__}"
     )
 
@@ -107,7 +108,7 @@ def split_like(key: Any, pytree: Any) -> Any:
     Returns:
         A pytree with the same structure whose leaves are typed keys of shape ``()``.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     leaves, treedef = jax.tree_util.tree_flatten(pytree)
     if not leaves:
         return pytree

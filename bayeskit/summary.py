@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.random import as_key
-from bayeskit.validate import check_int, check_log_weights
+from bayeskit.validate import check_array, check_int, check_log_weights
 
 __all__ = ["to_inference_data", "weighted_summary", "WeightedSummary", "summarize"]
 
@@ -33,7 +33,16 @@ def _as_draw_dict(group: Any, group_name: str) -> dict[str, np.ndarray]:
     for name, value in group.items():
         if not isinstance(name, str):
             raise TypeError(f"{group_name}: variable names must be strings, got {name!r}")
-        arr = np.asarray(jax.device_get(value))
+        try:
+            arr = np.asarray(jax.device_get(value))
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{group_name}[{name!r}]: expected a numeric array, got {type(value).__name__}"
+            ) from err
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(
+                f"{group_name}[{name!r}]: expected a numeric array, got dtype {arr.dtype}"
+            )
         if arr.ndim < 2:
             raise ValueError(
                 f"{group_name}[{name!r}]: expected shape (chain, draw, ...), got shape "
@@ -97,10 +106,17 @@ def to_inference_data(
         whichever others were given.
 
     Raises:
-        TypeError: if a group is not a dict of arrays with string names.
+        TypeError: if a group is not a dict of arrays with string names (draws, sample stats and
+            log-likelihoods numeric), or ``coords``, ``dims`` or ``attrs`` is not a dict.
         ValueError: for an array of rank < 2 or a (chain, draw) mismatch between variables, or
             ``draws=None`` with a per-draw group or with neither data group.
     """
+    for name, value in (("coords", coords), ("dims", dims), ("attrs", attrs)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{name}: expected a dict, got {type(value).__name__}")
+    for var, names in (dims or {}).items():
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise TypeError(f"dims[{var!r}]: expected a list of dimension names, got {names!r}")
     groups = {}
     if draws is None:
         if sample_stats is not None or log_likelihood is not None:
@@ -181,7 +197,7 @@ class WeightedSummary(NamedTuple):
         chains = check_int(chains, "chains", minimum=1)
         n = self.weights.shape[0]
         draws = n if draws is None else check_int(draws, "draws", minimum=1)
-        idx = jax.random.choice(as_key(key), n, (chains, draws), p=jnp.asarray(self.weights))
+        idx = jax.random.choice(as_key(key, "key"), n, (chains, draws), p=jnp.asarray(self.weights))
         idx = np.asarray(jax.device_get(idx))
         return to_inference_data(
             {"x": self.values[idx]},
@@ -224,6 +240,8 @@ def weighted_summary(
         ValueError: on shape mismatch, NaN or ``+inf`` log weights, all weights ``-inf``,
             non-finite values, or quantile levels outside [0, 1].
     """
+    check_array(values, "values", finite=False)  # types only: the values stay in float64
+    check_array(log_weights, "log_weights", finite=False)
     vals = np.asarray(jax.device_get(values), dtype=np.float64)
     logw = np.asarray(jax.device_get(log_weights), dtype=np.float64)
     if vals.ndim < 1 or vals.shape[0] == 0:
@@ -235,7 +253,9 @@ def weighted_summary(
     check_log_weights(logw)
     if not np.all(np.isfinite(vals)):
         raise ValueError("values: expected finite values, got NaN or infinite entries")
-    levels = np.asarray(quantiles, dtype=np.float64).reshape(-1)
+    levels = np.asarray(check_array(quantiles, "quantiles", ndim=(0, 1)), np.float64).reshape(-1)
+    if levels.size == 0:
+        raise ValueError("quantiles: expected at least one level, got none")
     if np.any((levels < 0) | (levels > 1)) or np.any(np.isnan(levels)):
         raise ValueError(f"quantiles: expected levels in [0, 1], got {levels.tolist()}")
     w = np.exp(logw - logw.max())
@@ -271,7 +291,7 @@ def summarize(obj: Any, **az_kwargs: Any):
     if isinstance(obj, az.InferenceData):
         idata = obj
     elif isinstance(obj, Mapping):
-        idata = to_inference_data(obj)
+        idata = to_inference_data(_as_draw_dict(obj, "obj"))
     elif callable(getattr(obj, "to_inference_data", None)):
         idata = obj.to_inference_data()
     else:

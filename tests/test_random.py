@@ -100,5 +100,5 @@ def test_split_like_works_under_jit():
 
 
 def test_split_like_rejects_bad_key():
-    with pytest.raises(TypeError, match="seed_or_key"):
+    with pytest.raises(TypeError, match="key: expected an int seed"):
         split_like("seed", {"a": 1.0})

@@ -115,3 +115,94 @@ def test_check_log_weights():
         v.check_log_weights(np.array(["a"]), "lw")
     # under tracing only the shape is checked; the values are the caller's job
     assert jax.jit(lambda w: v.check_log_weights(w).sum())(jnp.zeros(2)) == 0.0
+
+
+def test_check_scalar():
+    assert v.check_scalar(np.float32(0.5), "p", 0.0, 1.0) == 0.5
+    assert v.check_scalar(3, "c") == 3.0
+    for bad, err, msg in [
+        (True, TypeError, "c: expected a real number, got bool"),
+        ("abc", TypeError, "c: expected a real number, got str"),
+        (None, TypeError, "c: expected a real number, got NoneType"),
+        (jax.random.key(0), TypeError, "c: expected a real number, got a PRNG key"),
+        (np.array([1.0, 2.0]), ValueError, r"c: expected a scalar, got shape \(2,\)"),
+        (np.nan, ValueError, "c: expected positive values, got nan"),
+        (np.inf, ValueError, "c: expected positive values, got inf"),
+        (-1.0, ValueError, "c: expected positive values, got -1.0"),
+    ]:
+        with pytest.raises(err, match=msg):
+            v.check_scalar(bad, "c", 0.0, None)
+    with pytest.raises(ValueError, match=r"p: expected a value in \[0.0, 1.0\], got 1.5"):
+        v.check_scalar(1.5, "p", 0.0, 1.0, closed=(True, True))
+    # traced: only the rank is checked
+    assert jax.jit(lambda s: v.check_scalar(s, "s", 0.0, None))(jnp.float32(-1.0)) == -1.0
+
+
+def test_value_checks_refuse_non_numbers_and_infinities():
+    with pytest.raises(TypeError, match="s: expected numeric values, got str"):
+        v.check_positive("abc", "s")
+    with pytest.raises(TypeError, match="s: expected numeric values, got a PRNG key"):
+        v.check_in_range(jax.random.key(0), "s", 0.0, 1.0)
+    with pytest.raises(ValueError, match="s: expected positive values, got inf"):
+        v.check_positive(np.inf, "s")
+    with pytest.raises(ValueError, match=r"s: expected a value in \[0, inf\), got inf"):
+        v.check_in_range(np.inf, "s", 0, None, closed=(True, False))
+    with pytest.raises(TypeError, match="x: expected a numeric array, got a PRNG key"):
+        v.check_array(jax.random.key(0), "x")
+
+
+def test_check_callable():
+    assert v.check_callable(len, "f") is len
+    with pytest.raises(TypeError, match=r"k: expected an instance .* got the class int; call it"):
+        v.check_callable(int, "k")
+    with pytest.raises(TypeError, match="f: expected a callable, got int 3"):
+        v.check_callable(3, "f")
+
+
+def test_check_stochastic():
+    p = np.array([[0.5, 0.5], [1.0 + 9e-6, 0.0]])
+    assert v.check_stochastic(p, "P") is p  # within the tolerance: returned as given
+    out = v.check_stochastic(p, "P", normalise=True)
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-15)
+    assert out.dtype == np.float64
+    for bad, msg in [
+        (np.array([[0.5, 0.6]]), r"P: expected a stochastic matrix .* row sums in \[1.1, 1.1\]"),
+        (np.array([1.5, -0.5]), "P: expected a probability vector .* min -0.5"),
+        (np.array([0.5, np.nan]), "P: expected a probability vector, got NaN"),
+        (np.array(1.0), "P: expected a probability vector with at least one entry"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            v.check_stochastic(bad, "P")
+    with pytest.raises(TypeError, match="P: expected numeric values"):
+        v.check_stochastic(np.array(["a"]), "P")
+    traced = jax.jit(lambda q: v.check_stochastic(q, "P").sum())(jnp.full(2, 0.9))
+    assert traced == pytest.approx(1.8)  # values are not checked under jit
+
+
+def test_check_spd():
+    v.check_spd(np.eye(2), "S")
+    v.check_spd(np.zeros((2, 2)), "S", semidefinite=True)
+    for bad, msg in [
+        (np.array([[1.0, 0.0], [0.0, -1.0]]), "S: expected a symmetric positive definite .* -1"),
+        (np.array([[1.0, 2.0], [0.0, 1.0]]), r"S: expected a symmetric .* max \|S - S\^T\| = 2"),
+        (np.zeros((2, 3)), r"S: expected a non-empty square matrix, got shape \(2, 3\)"),
+        (np.array([[np.nan]]), "S: expected finite values"),
+        (np.zeros((2, 2)), "S: expected a symmetric positive definite .* smallest eigenvalue 0"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            v.check_spd(bad, "S")
+    with pytest.raises(ValueError, match="S: expected a symmetric positive semidefinite"):
+        v.check_spd(-np.eye(2), "S", semidefinite=True)
+
+
+def test_check_indices():
+    out = v.check_indices(np.array([[0, 2]]), "policy", 3, shape=(1, 2), what="actions")
+    assert out.shape == (1, 2)
+    with pytest.raises(
+        ValueError, match=r"policy: expected integer actions in \[0, 3\), got values"
+    ):
+        v.check_indices(np.array([0, 5]), "policy", 3, what="actions")
+    with pytest.raises(TypeError, match=r"idx: expected integer indices in \[0, 3\), got .* float"):
+        v.check_indices(np.array([0.0, 1.0]), "idx", 3)
+    with pytest.raises(ValueError, match=r"idx: expected shape \(2\), got \(3,\)"):
+        v.check_indices(np.arange(3), "idx", 3, shape=(2,))

@@ -25,7 +25,14 @@ import numpy as np
 from bayeskit.fbm.mafbm import check_hurst, check_positive_scalar, variance_scale
 from bayeskit.fbm.mle import FOU_BOUNDS, fou_estimates, fou_start, minimize_float64
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_choice, check_int, check_positive
+from bayeskit.validate import (
+    check_array,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_positive,
+    check_scalar,
+)
 
 __all__ = [
     "FBM_KINDS",
@@ -120,7 +127,14 @@ def fgn_autocovariance(lags, hurst):
 
     Returns:
         Array with the shape of ``lags``.
+
+    Raises:
+        TypeError: if ``lags`` or ``hurst`` is not numeric.
+        ValueError: on NaN or infinite lags, or a concrete ``hurst`` outside (0, 1).
     """
+    lags = check_array(lags, "lags")
+    check_array(hurst, "hurst", finite=False)
+    check_in_range(hurst, "hurst", 0.0, 1.0)
     k = jnp.abs(jnp.asarray(lags))
     two_h = 2.0 * jnp.asarray(hurst)
     k = k.astype(jnp.result_type(k.dtype, two_h.dtype, jnp.float32))
@@ -194,7 +208,7 @@ def sample_fbm(
         ValueError: on invalid arguments, or ``method="davies_harte"`` with ``kind="type2"`` or a
             negative circulant eigenvalue.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     check_choice(kind, "kind", FBM_KINDS)
     check_choice(method, "method", METHODS)
     check_hurst(hurst)
@@ -331,16 +345,13 @@ def _resolve_times(times, n_obs, obs_dt, *, n_values: int | None = None):
 
 def _check_fou_params(hurst, theta, sigma) -> None:
     check_hurst(hurst)
-    check_array(theta, "theta", ndim=0)
-    check_positive(theta, "theta", strict=False)
+    check_scalar(theta, "theta", 0.0, None, closed=(True, False))
     check_array(sigma, "sigma", ndim=0)
     check_positive(sigma, "sigma")
 
 
 def _check_noise(obs_noise) -> float:
-    check_array(obs_noise, "obs_noise", ndim=0)
-    check_positive(obs_noise, "obs_noise", strict=False)
-    return float(obs_noise)
+    return check_scalar(obs_noise, "obs_noise", 0.0, None, closed=(True, False))
 
 
 def fou_covariance(
@@ -425,7 +436,7 @@ def sample_fou(
         ValueError: on out-of-range parameters or times, or unless exactly one of ``times`` and
             ``(n_obs, obs_dt)`` is given.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     _check_fou_params(hurst, theta, sigma)
     obs_noise = _check_noise(obs_noise)
     t, regular_dt = _resolve_times(times, n_obs, obs_dt)
@@ -472,6 +483,8 @@ def _fou_loglik(params, values, grid, obs_noise):
 def _check_values(values, times, obs_dt, substeps):
     check_array(values, "values", ndim=2)
     v = _as_float64(values)
+    if v.shape[0] < 1:
+        raise ValueError(f"values: expected at least one path, got shape {v.shape}")
     if v.shape[1] < 2:
         raise ValueError(f"values: expected at least 2 observations per path, got {v.shape}")
     t, _ = _resolve_times(times, None, obs_dt, n_values=v.shape[1])

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.fbm.mafbm import ou_transition, stationary_sqrt
+from bayeskit.validate import check_array, check_indices, check_int, check_scalar
 
 __all__ = ["Guide", "is_linear", "linear_guide"]
 
@@ -62,7 +63,14 @@ class Guide(NamedTuple):
 
 
 def is_linear(sde) -> bool:
-    """Whether the prior has a linear drift and a constant diffusion (the guide's models)."""
+    """Whether the prior has a linear drift and a constant diffusion (the guide's models).
+
+    Raises:
+        TypeError: if ``sde`` is not a :class:`~bayeskit.fbm.sde.FractionalSDE`.
+    """
+    from bayeskit.fbm.sde import _check_sde
+
+    _check_sde(sde)
     drift, diffusion = getattr(sde, "drift", None), getattr(sde, "diffusion", None)
     return hasattr(drift, "linear_rate") and hasattr(diffusion, "constant_scale")
 
@@ -115,7 +123,35 @@ def linear_guide(sde, omega, x0, obs_std, obs_index, values, dt: float, n_steps:
 
     Returns:
         :class:`Guide` whose ``offset`` (and ``init_offset``) carry a leading batch axis ``B``.
+
+    Raises:
+        TypeError: if ``sde`` is not a linear FractionalSDE, or on non-numeric arrays or
+            indices.
+        ValueError: on wrong shapes, ``obs_std <= 0``, ``dt <= 0``, ``n_steps < 1`` or an
+            observation index outside ``[0, n_steps]`` (values of traced arrays unchecked).
+
+    Traceable: only shapes and the host arguments (``obs_std``, ``obs_index``, ``dt``,
+    ``n_steps``) are checked.
     """
+    if not is_linear(sde):
+        raise TypeError(
+            "sde: expected a linear drift and a constant diffusion (LinearDrift, "
+            f"ConstantDiffusion), got {type(sde.drift).__name__} and "
+            f"{type(sde.diffusion).__name__}"
+        )
+    omega = check_array(omega, "omega", shape=(sde.num_speeds,))
+    x0 = check_array(x0, "x0", shape=(sde.dim,))
+    obs_std = check_scalar(obs_std, "obs_std", 0.0, None)
+    dt = check_scalar(dt, "dt", 0.0, None)
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    index = check_indices(np.asarray(obs_index), "obs_index", n_steps + 1, shape=(None,))
+    n = index.shape[0]
+    values = check_array(values, "values", ndim=3)
+    if values.shape[1:] != (n, sde.dim) or values.shape[0] < 1:
+        raise ValueError(
+            f"values: expected shape (B, {n}, {sde.dim}) with B >= 1 (one row per entry of "
+            f"obs_index, dimension {sde.dim}), got {values.shape}"
+        )
     dtype = values.dtype
     a, n = _chain(sde, omega, dt, dtype)
     size = a.shape[0]

@@ -35,7 +35,7 @@ from bayeskit.fbm.mafbm import (
     stationary_sqrt,
 )
 from bayeskit.fbm.mle import FOU_BOUNDS, fou_estimates, fou_start, minimize_float64
-from bayeskit.validate import check_array, check_bool, check_choice, check_positive
+from bayeskit.validate import check_array, check_bool, check_choice, check_positive, check_scalar
 
 __all__ = [
     "MAfBMPosterior",
@@ -262,6 +262,8 @@ def _check_data(times, values):
             )
         v = v[:, :, 0]
     v = np.atleast_2d(v)
+    if v.shape[0] < 1:
+        raise ValueError(f"values: expected at least one sequence, got shape {v.shape}")
     if v.shape[1] != t.shape[0]:
         raise ValueError(
             f"values: expected {t.shape[0]} observations per sequence (one per time), "
@@ -276,7 +278,7 @@ def _check_model(obs_std, gammas, kind, horizon, standardize, x0, t_last):
     g = check_gammas(gammas)
     horizon = check_positive_scalar(horizon, "horizon")
     check_bool(standardize, "standardize")
-    check_array(x0, "x0", ndim=0)
+    x0 = check_scalar(x0, "x0")
     if t_last > horizon * (1.0 + 1e-9):
         raise ValueError(
             f"horizon: the weights omega(H) are fitted on [0, horizon] and must cover the data; "
@@ -286,10 +288,9 @@ def _check_model(obs_std, gammas, kind, horizon, standardize, x0, t_last):
 
 
 def _check_params(hurst, theta, sigma):
-    check_hurst(hurst)
-    check_array(theta, "theta", ndim=0)
-    check_positive(theta, "theta", strict=False)
-    return float(hurst), float(theta), check_positive_scalar(sigma, "sigma")
+    hurst = check_hurst(hurst)
+    theta = check_scalar(theta, "theta", 0.0, None, closed=(True, False))
+    return hurst, theta, check_positive_scalar(sigma, "sigma")
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +313,11 @@ def linear_parameters(model) -> dict:
     Raises:
         TypeError: if the model is not a one-dimensional linear-drift, constant-diffusion model.
     """
-    sde = getattr(model, "sde", None)
+    from bayeskit.fbm.vi import LatentSDE
+
+    if not isinstance(model, LatentSDE):
+        raise TypeError(f"model: expected a LatentSDE, got {type(model).__name__}")
+    sde = model.sde
     if not is_linear(sde):
         raise TypeError(
             "model: expected a LatentSDE with a LinearDrift and a ConstantDiffusion "
@@ -420,8 +425,12 @@ def mafbm_smoother(
     params = _check_params(hurst, theta, sigma)
     q = t if query_times is None else _check_times(query_times, "query_times")
     obs_std, g, horizon, standardize, x0 = _check_model(
-        obs_std, gammas, kind, horizon, standardize, x0, max(t[-1], q[-1])
+        obs_std, gammas, kind, horizon, standardize, x0, t[-1]
     )
+    if q[-1] > horizon * (1.0 + 1e-9):
+        raise ValueError(
+            f"query_times: expected times in [0, horizon] = [0, {horizon}], got {q[-1]}"
+        )
     events = np.union1d(t, q)
     obs = np.full((v.shape[0], events.shape[0]), np.nan)
     obs[:, np.searchsorted(events, t)] = v

@@ -31,7 +31,15 @@ import scipy.linalg
 import scipy.special
 
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_positive,
+    check_scalar,
+)
 
 __all__ = [
     "KINDS",
@@ -56,10 +64,14 @@ _ASYMPTOTIC_X = 30.0
 # --------------------------------------------------------------------------------------------
 # validation shared by the subpackage
 # --------------------------------------------------------------------------------------------
-def check_hurst(hurst, name: str = "hurst") -> None:
-    """Raise ``ValueError`` unless every entry of ``hurst`` lies in the open interval (0, 1)."""
-    check_array(hurst, name)
-    check_in_range(hurst, name, 0.0, 1.0)
+def check_hurst(hurst, name: str = "hurst"):
+    """Return a scalar Hurst index in the open interval (0, 1) as a float (a tracer unchanged).
+
+    Raises:
+        TypeError: if ``hurst`` is not a real number.
+        ValueError: if it is not a scalar, or lies outside (0, 1).
+    """
+    return check_scalar(hurst, name, 0.0, 1.0)
 
 
 def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
@@ -88,9 +100,7 @@ def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
 
 def check_positive_scalar(x, name: str) -> float:
     """Return ``x`` as a float, requiring a finite positive scalar."""
-    check_array(x, name, ndim=0)
-    check_positive(x, name)
-    return float(x)
+    return check_scalar(x, name, 0.0, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +147,7 @@ def variance_scale(hurst, kind: str = "type1"):
     Raises:
         ValueError: if a concrete ``hurst`` lies outside (0, 1) or ``kind`` is unknown.
     """
+    check_array(hurst, "hurst", finite=False)
     check_in_range(hurst, "hurst", 0.0, 1.0)
     check_choice(kind, "kind", KINDS)
     return _vscale(jnp.asarray(hurst), kind, jnp, jax.scipy.special)
@@ -298,12 +309,13 @@ def optimal_omega(
     check_hurst(hurst)
     g = check_gammas(gammas)
     horizon = check_positive_scalar(horizon, "horizon")
+    standardize = check_bool(standardize, "standardize")
     h = jnp.asarray(hurst)
     if not jnp.issubdtype(h.dtype, jnp.floating):
         h = h.astype(jnp.float32)
     if h.ndim != 0:
         raise ValueError(f"hurst: expected a scalar, got shape {h.shape}")
-    return _omega(h, tuple(g.tolist()), horizon, kind, bool(standardize))
+    return _omega(h, tuple(g.tolist()), horizon, kind, standardize)
 
 
 def approximation_cost(omega, hurst, gammas, *, kind: str = "type2", horizon: float = 1.0):
@@ -327,8 +339,8 @@ def approximation_cost(omega, hurst, gammas, *, kind: str = "type2", horizon: fl
     check_hurst(hurst)
     g = check_gammas(gammas)
     omega = check_array(omega, "omega", shape=(g.shape[0],))
-    check_positive(horizon, "horizon")
-    A, b, c = _system(float(hurst), g, kind, float(horizon), np, scipy.special)
+    horizon = check_positive_scalar(horizon, "horizon")
+    A, b, c = _system(float(hurst), g, kind, horizon, np, scipy.special)
     w = np.asarray(omega, np.float64)
     return jnp.asarray(w @ A @ w - 2.0 * b @ w + c, omega.dtype)
 
@@ -514,7 +526,7 @@ def sample_mafbm(
     Raises:
         ValueError: on invalid sizes, ``dt``, speeds, weights, ``kind`` or ``scheme``.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     check_choice(kind, "kind", KINDS)
     check_choice(scheme, "scheme", SCHEMES)
     g = check_gammas(gammas)

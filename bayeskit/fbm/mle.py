@@ -5,7 +5,7 @@ with the objective's value and gradient from JAX in float64.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +21,10 @@ FOU_BOUNDS = [(_LOGIT_H, -_LOGIT_H), (-10.0, 5.0), (-10.0, 5.0)]
 
 def fou_start(init) -> list[float]:
     """Validated starting point ``(logit H, log theta, log sigma)`` from ``init = (H, theta, sigma)``."""
+    if isinstance(init, str | bytes) or not isinstance(init, Sequence | np.ndarray):
+        raise TypeError(f"init: expected a tuple (H, theta, sigma), got {type(init).__name__}")
+    if len(init) != 3:
+        raise ValueError(f"init: expected 3 numbers (H, theta, sigma), got {len(init)}")
     check_hurst(init[0], "init[0]")
     check_positive_scalar(init[1], "init[1]")
     check_positive_scalar(init[2], "init[2]")

@@ -15,7 +15,7 @@ from bayeskit.fbm.mafbm import check_hurst, check_positive_scalar
 from bayeskit.fbm.sde import Control, FractionalSDE
 from bayeskit.fbm.vi import LatentSDE, Observations, context_dim
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_bool, check_int
+from bayeskit.validate import check_array, check_bool, check_int, check_scalar
 
 __all__ = [
     "LinearDrift",
@@ -44,8 +44,7 @@ class LinearDrift(eqx.Module):
     learn: bool = eqx.field(static=True)
 
     def __init__(self, theta: float = 1.0, *, learn: bool = True):
-        check_array(theta, "theta", ndim=0)
-        self.theta = jnp.asarray(theta, jnp.zeros(()).dtype)
+        self.theta = jnp.asarray(check_scalar(theta, "theta"), jnp.zeros(()).dtype)
         self.learn = check_bool(learn, "learn")
 
     def __call__(self, t, x):
@@ -88,13 +87,34 @@ class ConstantDiffusion(eqx.Module):
         return {"sigma": jnp.exp(self.log_sigma)}
 
 
+def _check_sizes(dim, width, depth):
+    return (
+        check_int(dim, "dim", minimum=1),
+        check_int(width, "width", minimum=1),
+        check_int(depth, "depth", minimum=0),
+    )
+
+
 class MLPDrift(eqx.Module):
-    """Neural drift ``b(t, x) = MLP(x)`` (tanh hidden layers), as in the video model of the paper."""
+    """Neural drift ``b(t, x) = MLP(x)`` (tanh hidden layers), as in the video model of the paper.
+
+    Args:
+        key: PRNG key or int seed.
+        dim: latent dimension D >= 1 (input and output size).
+        width: hidden width >= 1.
+        depth: number of hidden layers >= 0.
+
+    Raises:
+        TypeError: on a bad key or a non-integer size.
+        ValueError: on ``dim < 1``, ``width < 1`` or ``depth < 0``.
+    """
 
     mlp: eqx.nn.MLP
 
     def __init__(self, key, *, dim: int, width: int = 64, depth: int = 2):
-        self.mlp = eqx.nn.MLP(dim, dim, width, depth, activation=jnp.tanh, key=as_key(key))
+        key = as_key(key, "key")
+        dim, width, depth = _check_sizes(dim, width, depth)
+        self.mlp = eqx.nn.MLP(dim, dim, width, depth, activation=jnp.tanh, key=key)
 
     def __call__(self, t, x):
         return self.mlp(x)
@@ -104,17 +124,30 @@ class MLPDiffusion(eqx.Module):
     """Diagonal neural diffusion ``s_d(t, x) = softplus(MLP_d(x_d)) + floor``, one net per dim.
 
     The floor keeps ``s > 0`` (a zero diffusion would make the path KL infinite).
+
+    Args:
+        key: PRNG key or int seed.
+        dim: latent dimension D >= 1 (one network per dimension).
+        width: hidden width >= 1.
+        depth: number of hidden layers >= 0.
+        floor: the lower bound of ``s``, > 0.
+
+    Raises:
+        TypeError: on a bad key or a non-integer size.
+        ValueError: on ``dim < 1``, ``width < 1``, ``depth < 0`` or ``floor <= 0``.
     """
 
     mlps: eqx.nn.MLP
     floor: float = eqx.field(static=True)
 
     def __init__(self, key, *, dim: int, width: int = 32, depth: int = 2, floor: float = 1e-3):
-        keys = jax.random.split(as_key(key), dim)
+        key = as_key(key, "key")
+        dim, width, depth = _check_sizes(dim, width, depth)
+        self.floor = check_positive_scalar(floor, "floor")
+        keys = jax.random.split(key, dim)
         self.mlps = eqx.filter_vmap(
             lambda k: eqx.nn.MLP(1, 1, width, depth, activation=jnp.tanh, key=k)
         )(keys)
-        self.floor = check_positive_scalar(floor, "floor")
 
     def __call__(self, t, x):
         out = eqx.filter_vmap(lambda m, xd: m(xd[None])[0])(self.mlps, x)
@@ -140,7 +173,7 @@ def _latent(key, sde, *, dim, x0, obs_std, width, depth, horizon, guided=False):
 
 
 def _prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst):
-    check_hurst(hurst)
+    hurst = check_hurst(hurst)
     check_int(num_speeds, "num_speeds", minimum=1)
     return {
         "hurst": hurst,
@@ -197,7 +230,9 @@ def fractional_ou(
     Raises:
         ValueError: for H outside (0, 1), K < 1, non-positive sigma, horizon or obs_std.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
+    learn_theta = check_bool(learn_theta, "learn_theta")
+    learn_sigma = check_bool(learn_sigma, "learn_sigma")
     sde = FractionalSDE(
         LinearDrift(theta, learn=learn_theta),
         ConstantDiffusion(sigma, learn=learn_sigma),
@@ -246,14 +281,17 @@ def neural_sde(
     Raises:
         ValueError: for ``dim < 1``, H outside (0, 1), K < 1, non-positive horizon or obs_std.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     dim = check_int(dim, "dim", minimum=1)
+    width = check_int(width, "width", minimum=1)
+    depth = check_int(depth, "depth", minimum=1)
+    prior = _prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst)
     k_drift, k_diff, k_ctrl = jax.random.split(key, 3)
     sde = FractionalSDE(
         MLPDrift(k_drift, dim=dim, width=width, depth=depth),
         MLPDiffusion(k_diff, dim=dim),
         dim=dim,
-        **_prior_kw(hurst, num_speeds, gamma_max, kind, horizon, learn_hurst),
+        **prior,
     )
     return _latent(
         k_ctrl, sde, dim=dim, x0=x0, obs_std=obs_std, width=width, depth=depth, horizon=horizon

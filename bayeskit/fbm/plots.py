@@ -14,7 +14,7 @@ import numpy as np
 from bayeskit._plotting import target_axes
 from bayeskit.fbm.sde import SimResult
 from bayeskit.fbm.vi import FitResult
-from bayeskit.validate import check_choice, check_int, check_positive
+from bayeskit.validate import check_choice, check_int, check_scalar
 
 __all__ = ["plot_paths", "plot_trace"]
 
@@ -57,8 +57,8 @@ def plot_paths(
             f"{type(paths).__name__}"
         )
     x = np.asarray(paths.x)
+    sequence = check_int(sequence, "sequence", minimum=0)
     if x.ndim == 4:
-        sequence = check_int(sequence, "sequence", minimum=0)
         if sequence >= x.shape[0]:
             raise ValueError(
                 f"sequence: expected an integer in [0, {x.shape[0] - 1}], got {sequence}"
@@ -72,7 +72,7 @@ def plot_paths(
     if latent >= x.shape[2]:
         raise ValueError(f"latent: expected an integer in [0, {x.shape[2] - 1}], got {latent}")
     n_lines = check_int(n_lines, "n_lines", minimum=0)
-    check_positive(n_sd, "n_sd")
+    n_sd = check_scalar(n_sd, "n_sd", 0.0, None)
     if x.shape[0] < 2:
         raise ValueError(f"paths: expected at least 2 paths for a band, got {x.shape[0]}")
     x = x[:, :, latent]

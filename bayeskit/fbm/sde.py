@@ -35,7 +35,7 @@ from bayeskit.fbm.mafbm import (
     stationary_sqrt,
 )
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_bool, check_choice, check_int
+from bayeskit.validate import check_array, check_bool, check_callable, check_choice, check_int
 
 __all__ = ["FractionalSDE", "Control", "SimResult", "simulate", "simulate_path"]
 
@@ -98,9 +98,13 @@ class FractionalSDE(eqx.Module):
 
         Raises:
             ValueError: for H outside (0, 1), K < 1, non-positive speeds or horizon, bad kind.
+            TypeError: if ``drift`` or ``diffusion`` is not callable, or a number or flag has
+                the wrong type.
         """
+        check_callable(drift, "drift")
+        check_callable(diffusion, "diffusion")
         check_choice(kind, "kind", KINDS)
-        check_hurst(hurst)
+        h = check_hurst(hurst)
         self.dim = check_int(dim, "dim", minimum=1)
         g = speed_grid(num_speeds, gamma_max) if gammas is None else check_gammas(gammas)
         self.gammas = tuple(float(v) for v in g)
@@ -110,7 +114,6 @@ class FractionalSDE(eqx.Module):
         self.kind = kind
         self.drift = drift
         self.diffusion = diffusion
-        h = float(hurst)
         self.hurst_logit = jnp.asarray(np.log(h / (1.0 - h)), jnp.zeros(()).dtype)
 
     @property
@@ -173,7 +176,7 @@ class Control(eqx.Module):
         Raises:
             ValueError: on invalid sizes.
         """
-        key = as_key(key)
+        key = as_key(key, "key")
         dim = check_int(dim, "dim", minimum=1)
         k = check_int(num_speeds, "num_speeds", minimum=1)
         c = check_int(context_dim, "context_dim", minimum=0)
@@ -193,6 +196,12 @@ class Control(eqx.Module):
         if context is not None:
             feats.append(context)
         return self.mlp(jnp.concatenate(feats))
+
+
+def _check_sde(sde) -> None:
+    if not isinstance(sde, FractionalSDE):
+        shown = f"the class {sde.__name__}" if isinstance(sde, type) else type(sde).__name__
+        raise TypeError(f"sde: expected a FractionalSDE instance, got {shown}")
 
 
 class SimResult(NamedTuple):
@@ -249,8 +258,37 @@ def simulate_path(
 
     Returns:
         :class:`SimResult` for one path.
+
+    Raises:
+        TypeError: on a bad key, an ``sde`` that is not a FractionalSDE, a non-callable
+            ``control``, a ``guide`` that is not a Guide, or non-numeric arrays.
+        ValueError: on wrong shapes, ``dt <= 0``, ``n_steps < 1``, an unknown ``scheme`` or a
+            guide with the euler scheme (values of traced arrays are not checked).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
+    _check_sde(sde)
+    dt = check_positive_scalar(dt, "dt")
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    check_choice(scheme, "scheme", SCHEMES)
+    x0 = check_array(x0, "x0", shape=(sde.dim,))
+    if control is not None:
+        check_callable(control, "control")
+    if context is not None:
+        context = check_array(context, "context", ndim=2)
+        if context.shape[0] != n_steps + 1:
+            raise ValueError(
+                f"context: expected shape ({n_steps + 1}, C) for n_steps = {n_steps}, got "
+                f"{context.shape}"
+            )
+    if omega is not None:
+        omega = check_array(omega, "omega", shape=(sde.num_speeds,))
+    if guide is not None:
+        from bayeskit.fbm.guide import Guide
+
+        if not isinstance(guide, Guide):
+            raise TypeError(f"guide: expected a Guide or None, got {type(guide).__name__}")
+        if scheme != "exact":
+            raise ValueError(f"scheme: a guide needs scheme 'exact', got {scheme!r}")
     dim, k = sde.dim, sde.num_speeds
     dtype = jnp.result_type(jnp.asarray(x0).dtype, jnp.float32)
     x0 = jnp.asarray(x0, dtype)
@@ -383,12 +421,15 @@ def simulate(
     Raises:
         ValueError: for ``dt <= 0``, non-finite ``x0``, bad sizes, shapes or ``scheme``.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
+    _check_sde(sde)
     check_choice(scheme, "scheme", SCHEMES)
     dt = check_positive_scalar(dt, "dt")
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     n_paths = check_int(n_paths, "n_paths", minimum=1)
     x0 = check_array(x0, "x0", shape=(sde.dim,))
+    if control is not None:
+        check_callable(control, "control")
     if context is not None:
         context = check_array(context, "context", ndim=(2, 3))
         if context.shape[-2] != n_steps + 1 or (context.ndim == 3 and context.shape[0] != n_paths):

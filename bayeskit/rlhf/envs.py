@@ -27,11 +27,18 @@ import numpy as np
 
 from bayeskit.random import as_key
 from bayeskit.rlhf.preference import _cdf, _check_link
-from bayeskit.validate import check_array, check_int, check_positive
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_indices,
+    check_int,
+    check_scalar,
+    check_stochastic,
+)
 
-# Rows of a transition matrix (and the start distribution) must sum to 1 within this absolute
-# tolerance; make_mdp then rescales them to sum to 1 exactly (in float64, before the cast).
-STOCHASTIC_ATOL = 1e-5
+# Rows of a transition matrix (and the start distribution) must sum to 1 within
+# STOCHASTIC_ATOL (bayeskit.validate); make_mdp then rescales them to sum to 1 exactly (in
+# float64, before the cast).
 
 __all__ = [
     "TabularMDP",
@@ -55,12 +62,22 @@ __all__ = [
 class TabularMDP(eqx.Module):
     """A finite-horizon tabular MDP with linear rewards ``r(s, a) = phi(s, a) @ theta``.
 
+    Build one with :func:`make_mdp` (which also rescales rows to sum to 1 exactly); a hand-built
+    instance is validated as it is, before anything is traced.
+
     Attributes:
-        transitions: ``(S, A, S)`` row-stochastic transition probabilities.
-        features: ``(S, A, d)`` feature map.
-        theta: ``(d,)`` true reward parameter (never shown to the learner).
+        transitions: ``(S, A, S)`` row-stochastic transition probabilities (non-negative rows
+            summing to 1 within ``STOCHASTIC_ATOL``).
+        features: ``(S, A, d)`` finite feature map.
+        theta: ``(d,)`` finite true reward parameter (never shown to the learner).
         init: ``(S,)`` start distribution.
-        horizon: H, number of steps per episode (static).
+        horizon: H >= 1, number of steps per episode (static).
+
+    Raises:
+        ValueError: on wrong shapes, non-finite features or theta, transitions or a start
+            distribution that are not stochastic, or ``horizon < 1`` (value checks skipped for
+            traced arrays).
+        TypeError: on non-numeric arrays or a non-integer horizon.
     """
 
     transitions: jax.Array
@@ -68,6 +85,19 @@ class TabularMDP(eqx.Module):
     theta: jax.Array
     init: jax.Array
     horizon: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        P = check_array(self.transitions, "transitions", ndim=3, finite=False)
+        S, A, S2 = P.shape
+        if S2 != S or S < 1 or A < 1:
+            raise ValueError(f"transitions: expected shape (S, A, S), got {P.shape}")
+        check_stochastic(P, "transitions")
+        phi = check_array(self.features, "features", ndim=3)
+        if phi.shape[:2] != (S, A):
+            raise ValueError(f"features: expected shape ({S}, {A}, d), got {phi.shape}")
+        check_array(self.theta, "theta", shape=(phi.shape[2],))
+        check_stochastic(check_array(self.init, "init", shape=(S,), finite=False), "init")
+        check_int(self.horizon, "horizon", minimum=1)
 
     @property
     def rewards(self) -> jax.Array:
@@ -83,16 +113,36 @@ class DuelingBandit(eqx.Module):
     """Linear dueling bandit (H = 1): arms are vectors ``a`` with utility ``a @ theta``.
 
     Attributes:
-        theta: ``(d,)`` true utility parameter, unit norm.
-        arms: ``(K, d)`` the fixed arm set (used when ``fixed``; otherwise the shape of the
-            arms drawn afresh on the unit sphere every round).
+        theta: ``(d,)`` finite true utility parameter, unit norm (see :func:`dueling_bandit`).
+        arms: ``(K, d)`` finite arms, ``K >= 2``: the fixed arm set (used when ``fixed``;
+            otherwise the shape of the arms drawn afresh on the unit sphere every round).
         fixed: whether the same arms are offered every round (static).
+        horizon: always 1 (static).
+
+    Raises:
+        ValueError: on wrong shapes, non-finite entries, fewer than 2 arms or a horizon other
+            than 1 (value checks skipped for traced arrays).
+        TypeError: on non-numeric arrays or a non-bool ``fixed``.
     """
 
     theta: jax.Array
     arms: jax.Array
     fixed: bool = eqx.field(static=True)
     horizon: int = eqx.field(static=True, default=1)
+
+    def __check_init__(self):
+        th = check_array(self.theta, "theta", ndim=1)
+        if th.shape[0] < 1:
+            raise ValueError(f"theta: expected shape (d,) with d >= 1, got {th.shape}")
+        arms = check_array(self.arms, "arms", ndim=2)
+        if arms.shape[1] != th.shape[0] or arms.shape[0] < 2:
+            raise ValueError(
+                f"arms: expected shape (K, {th.shape[0]}) with K >= 2 arms (d from theta of "
+                f"shape {th.shape}), got {arms.shape}"
+            )
+        check_bool(self.fixed, "fixed")
+        if check_int(self.horizon, "horizon", minimum=1) != 1:
+            raise ValueError(f"horizon: a dueling bandit has horizon 1, got {self.horizon}")
 
     @property
     def dim(self) -> int:
@@ -156,15 +206,16 @@ def make_mdp(transitions, features, theta, init=None, *, horizon) -> TabularMDP:
             an invalid start distribution, or ``horizon < 1``.
 
     Rows of ``transitions`` and ``init`` must be non-negative and sum to 1 within
-    ``STOCHASTIC_ATOL = 1e-5``; they are then rescaled (in float64) to sum to 1 exactly.
+    ``STOCHASTIC_ATOL = 1e-5`` (:func:`bayeskit.validate.check_stochastic`); they are then
+    rescaled (in float64) to sum to 1 exactly.
     """
     horizon = _check_horizon(horizon)
     P = check_array(transitions, "transitions", ndim=3)
     S, A, S2 = P.shape
-    if S2 != S:
+    if S2 != S or S < 1 or A < 1:
         raise ValueError(f"transitions: expected shape (S, A, S), got {P.shape}")
     # Normalise from the caller's values (float64 when given so), not from the float32 copy.
-    P = _stochastic(_host64(transitions), "transitions", normalise=True)
+    P = check_stochastic(_host64(transitions), "transitions", normalise=True)
     if features is None:
         features = jnp.eye(S * A).reshape(S, A, S * A)
     phi = check_array(features, "features", ndim=3)
@@ -175,7 +226,7 @@ def make_mdp(transitions, features, theta, init=None, *, horizon) -> TabularMDP:
         init = np.zeros(S)
         init[0] = 1.0
     check_array(init, "init", shape=(S,))
-    mu = _stochastic(_host64(init), "init", normalise=True)
+    mu = check_stochastic(_host64(init), "init", normalise=True)
     dtype = jnp.result_type(float)
     return TabularMDP(
         jnp.asarray(P, dtype), phi.astype(dtype), th.astype(dtype), jnp.asarray(mu, dtype), horizon
@@ -184,34 +235,6 @@ def make_mdp(transitions, features, theta, init=None, *, horizon) -> TabularMDP:
 
 def _host64(x) -> np.ndarray:
     return np.asarray(jax.device_get(x), dtype=np.float64)
-
-
-def _stochastic(P, name: str, *, normalise: bool):
-    """Check that the last axis of ``P`` holds probability vectors (non-negative, summing to 1
-    within ``STOCHASTIC_ATOL``); return them rescaled to sum to 1 exactly if ``normalise``.
-
-    Value checks are skipped for tracers (``P`` is then returned unchanged).
-    """
-    if isinstance(P, jax.core.Tracer):
-        return P
-    Pn = _host64(P)
-    what = "probability vector" if Pn.ndim == 1 else "stochastic matrix"
-    if not np.all(np.isfinite(Pn)):
-        raise ValueError(f"{name}: expected a {what}, got NaN or infinite entries")
-    sums = Pn.sum(-1)
-    if np.any(Pn < 0) or np.any(np.abs(sums - 1.0) > STOCHASTIC_ATOL):
-        if Pn.ndim == 1:
-            want, got = "non-negative, summing to 1", f"sum {sums:.8g}"
-        else:
-            want, got = "non-negative rows summing to 1", f"row sums in [{sums.min():.8g}, "
-            got += f"{sums.max():.8g}]"
-        raise ValueError(
-            f"{name}: expected a {what} ({want} within {STOCHASTIC_ATOL:g}), got {got} and min "
-            f"{Pn.min():.4g}"
-        )
-    if normalise:
-        return Pn / sums[..., None]
-    return P
 
 
 def riverswim(n_states: int = 6, *, horizon: int = 20, features=None) -> TabularMDP:
@@ -250,6 +273,8 @@ def riverswim(n_states: int = 6, *, horizon: int = 20, features=None) -> Tabular
     if features is None:
         return make_mdp(P, None, r.reshape(-1), horizon=horizon)
     phi = check_array(features, "features", ndim=3)
+    if phi.shape[:2] != (S, 2):
+        raise ValueError(f"features: expected shape ({S}, 2, d), got {phi.shape}")
     # With given features the reward must still be exactly r: fit theta by least squares.
     theta, *_ = np.linalg.lstsq(np.asarray(phi).reshape(S * 2, -1), r.reshape(-1), rcond=None)
     return make_mdp(P, phi, theta, horizon=horizon)
@@ -278,24 +303,27 @@ def random_mdp(
         The MDP, rewards ``r(s, a) ~ Exp(1)`` normalised to mean 1, start state 0.
 
     Raises:
-        ValueError: on non-positive sizes, concentration or horizon.
+        ValueError: on non-positive sizes, concentration or horizon, or features of the wrong
+            shape.
+        TypeError: on a non-integer size or a bad key.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     S = check_int(n_states, "n_states", minimum=1)
     A = check_int(n_actions, "n_actions", minimum=1)
     horizon = _check_horizon(horizon)
-    check_positive(concentration, "concentration")
+    concentration = check_scalar(concentration, "concentration", 0.0, None)
+    if features is not None:
+        phi = check_array(features, "features", ndim=3)
+        if phi.shape[:2] != (S, A):
+            raise ValueError(f"features: expected shape ({S}, {A}, d), got {phi.shape}")
     kp, kr = jax.random.split(key)
-    P = jax.random.dirichlet(kp, jnp.full((S, A, S), float(concentration)))
+    P = jax.random.dirichlet(kp, jnp.full((S, A, S), concentration))
     r = jax.random.exponential(kr, (S, A))
     r = np.asarray(r / r.mean(), dtype=np.float64)
     P = np.asarray(P, dtype=np.float64)
     P = P / P.sum(-1, keepdims=True)
     if features is None:
         return make_mdp(P, None, r.reshape(-1), horizon=horizon)
-    phi = check_array(features, "features", ndim=3)
-    if phi.shape[:2] != (S, A):
-        raise ValueError(f"features: expected shape ({S}, {A}, d), got {phi.shape}")
     theta, *_ = np.linalg.lstsq(np.asarray(phi).reshape(S * A, -1), r.reshape(-1), rcond=None)
     return make_mdp(P, phi, theta, horizon=horizon)
 
@@ -319,13 +347,13 @@ def dueling_bandit(key, dim: int = 10, n_arms: int = 20, *, fixed: bool = False)
     Raises:
         ValueError: on ``dim < 1`` or ``n_arms < 2``.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     d = check_int(dim, "dim", minimum=1)
     K = check_int(n_arms, "n_arms", minimum=2)
     kt, ka = jax.random.split(key)
     theta = _unit_rows(jax.random.normal(kt, (d,)))
     arms = _unit_rows(jax.random.normal(ka, (K, d)))
-    return DuelingBandit(theta, arms, bool(fixed))
+    return DuelingBandit(theta, arms, check_bool(fixed, "fixed"))
 
 
 def _check_env(env, name="env", kinds=None):
@@ -338,24 +366,7 @@ def _check_env(env, name="env", kinds=None):
 def _check_policy(env: TabularMDP, policy, name="policy") -> jax.Array:
     """``policy`` as an ``(H, S)`` integer array of actions in ``[0, A)`` (range skipped if traced)."""
     S, A = env.features.shape[:2]
-    H = env.horizon
-    pol = check_array(policy, name, finite=False)
-    if pol.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name}: expected integer actions in [0, {A}), got an array of dtype {pol.dtype}"
-        )
-    if pol.shape != (H, S):
-        raise ValueError(
-            f"{name}: expected integer actions of shape (H, S) = ({H}, {S}), got shape {pol.shape}"
-        )
-    if not isinstance(pol, jax.core.Tracer):
-        host = np.asarray(jax.device_get(pol))
-        if host.min() < 0 or host.max() >= A:
-            raise ValueError(
-                f"{name}: expected integer actions in [0, {A}), got values in "
-                f"[{host.min()}, {host.max()}]"
-            )
-    return pol
+    return check_indices(policy, name, A, shape=(env.horizon, S), what="actions")
 
 
 def _check_rewards(env: TabularMDP, rewards, per_step: bool) -> jax.Array:
@@ -380,7 +391,7 @@ def sample_arms(key, env: DuelingBandit) -> jax.Array:
     Raises:
         TypeError: if ``key`` is not a key or an int seed, or ``env`` is not a DuelingBandit.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     _check_env(env, kinds=(DuelingBandit,))
     return _sample_arms(key, env)
 
@@ -419,7 +430,7 @@ def plan(env: TabularMDP, rewards=None, transitions=None) -> Plan:
             raise ValueError(
                 f"transitions: expected shape (S, A, S) = ({S}, {A}, {S}), got {P.shape}"
             )
-        _stochastic(P, "transitions", normalise=False)
+        check_stochastic(P, "transitions")
     return _plan(env, r, P)
 
 
@@ -511,7 +522,7 @@ def rollout(key, env: TabularMDP, policy: jax.Array) -> Trajectory:
         ValueError: on a policy of the wrong shape or actions outside ``[0, A)`` (the range check
             is skipped under ``jit``).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     _check_env(env)
     return _rollout(key, env, _check_policy(env, policy))
 
@@ -552,12 +563,16 @@ def prefer(key, env, traj0: Trajectory, traj1: Trajectory, scale, *, link="logis
             link name is unknown or a callable link is not a CDF.
         TypeError: if ``link`` is neither a name nor a callable.
     """
-    check_positive(scale, "scale")
+    key = as_key(key, "key")
+    _check_env(env, kinds=(TabularMDP, DuelingBandit))
+    scale = check_scalar(scale, "scale", 0.0, None)
     link = _check_link(link)
     d = env.theta.shape[0]
     for name, tr in (("traj0", traj0), ("traj1", traj1)):
+        if not isinstance(tr, Trajectory):
+            raise TypeError(f"{name}: expected a Trajectory, got {type(tr).__name__}")
         check_array(tr.features, f"{name}.features", shape=(d,))
-    return _prefer(as_key(key), env.theta, traj1.features - traj0.features, scale, link)
+    return _prefer(key, env.theta, traj1.features - traj0.features, scale, link)
 
 
 def _arm_trajectory(arm) -> Trajectory:

@@ -32,13 +32,13 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from bayeskit.rlhf.envs import (
     DuelingBandit,
     TabularMDP,
     Trajectory,
     _arm_trajectory,
+    _check_env,
     _plan,
     _policy_value,
     _prefer,
@@ -46,8 +46,15 @@ from bayeskit.rlhf.envs import (
     _rollout,
     _sample_arms,
 )
-from bayeskit.rlhf.preference import _check_link, _gaussian_draws, _newton
-from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
+from bayeskit.rlhf.preference import _check_link, _check_link_kind, _gaussian_draws, _newton
+from bayeskit.validate import (
+    check_array,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_scalar,
+    check_spd,
+)
 
 __all__ = [
     "PRLSVI",
@@ -153,14 +160,14 @@ class PRLSVI(eqx.Module):
     link: Callable | str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        check_in_range(self.sigma_r, "sigma_r", 0.0, None, closed=(True, False))
-        check_in_range(self.sigma_p, "sigma_p", 0.0, None, closed=(True, False))
-        check_in_range(self.epsilon, "epsilon", 0.0, None, closed=(True, False))
-        check_positive(self.lam, "lam")
+        check_scalar(self.sigma_r, "sigma_r", 0.0, None, closed=(True, False))
+        check_scalar(self.sigma_p, "sigma_p", 0.0, None, closed=(True, False))
+        check_scalar(self.epsilon, "epsilon", 0.0, None, closed=(True, False))
+        check_scalar(self.lam, "lam", 0.0, None)
         if self.scale is not None:
-            check_positive(self.scale, "scale")
-        check_positive(self.clip, "clip")
-        check_in_range(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
+            check_scalar(self.scale, "scale", 0.0, None)
+        check_scalar(self.clip, "clip", 0.0, None)
+        check_scalar(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
         _check_agent_budget_and_link(self)
         check_choice(self.query, "query", QUERY_RULES)
         check_choice(self.reference, "reference", ("previous", "initial"))
@@ -171,6 +178,12 @@ class PRLSVI(eqx.Module):
 
     def build_kernel(self, env, oracle_link="logistic"):
         return build_kernel(env, self, oracle_link)
+
+
+def _check_agent(agent, cls) -> None:
+    if isinstance(agent, type) or not isinstance(agent, cls):
+        shown = f"the class {agent.__name__}" if isinstance(agent, type) else type(agent).__name__
+        raise TypeError(f"agent: expected a {cls.__name__} instance, got {shown}")
 
 
 def _check_agent_budget_and_link(agent):
@@ -202,37 +215,16 @@ def query_statistic(diff, design, sigma_r) -> jax.Array:
     Reference: Wu & Sun 2024, Eq. (2).
     """
     x = check_array(diff, "diff", ndim=1)
+    if x.shape[0] < 1:
+        raise ValueError(f"diff: expected shape (d,) with d >= 1, got {x.shape}")
     S = check_array(design, "design", shape=(x.shape[0], x.shape[0]))
-    check_in_range(sigma_r, "sigma_r", 0.0, None, closed=(True, False))
-    _check_spd(S, "design")
+    check_scalar(sigma_r, "sigma_r", 0.0, None, closed=(True, False))
+    check_spd(S, "design")
     dtype = jnp.result_type(x.dtype, S.dtype, float)
     x, S = x.astype(dtype), S.astype(dtype)
     chol = jnp.linalg.cholesky(S)
     z = jax.scipy.linalg.solve_triangular(chol, x, lower=True)
     return 2.0 * sigma_r * jnp.sqrt(z @ z) / math.sqrt(math.pi)
-
-
-def _check_spd(S, name: str) -> None:
-    """Raise ``ValueError`` unless the concrete matrix ``S`` is symmetric positive definite."""
-    if isinstance(S, jax.core.Tracer):
-        return
-    A = np.asarray(jax.device_get(S), dtype=np.float64)
-    size = max(1.0, float(np.abs(A).max()))
-    asym = float(np.abs(A - A.T).max())
-    # Asymmetry from float32 rounding is ~1e-7 relative; more is a wrong matrix.
-    if asym > 1e-5 * size:
-        raise ValueError(
-            f"{name}: expected a symmetric positive definite matrix, got max |S - S^T| = {asym:.4g}"
-        )
-    eig = np.linalg.eigvalsh(0.5 * (A + A.T))
-    # The usual numerical-rank threshold: eigenvalues below d * eps * |S| are rounding noise.
-    eps = float(jnp.finfo(jnp.result_type(S.dtype, float)).eps)
-    tol = A.shape[0] * eps * max(float(np.abs(eig).max()), np.finfo(np.float64).tiny)
-    if not eig.min() > tol:
-        raise ValueError(
-            f"{name}: expected a symmetric positive definite matrix, got smallest eigenvalue "
-            f"{eig.min():.4g} (needs > {tol:.3g})"
-        )
 
 
 def _query_stat(x, design, sigma_r):
@@ -319,23 +311,42 @@ def lsvi(key, env: TabularMDP, theta_r, counts, *, lam=1.0, sigma_p=0.0, clip=1.
         ``(H, S, A)`` perturbed, clipped Q-values; the policy is their argmax over actions.
 
     Raises:
-        ValueError: on wrong shapes or out-of-range constants.
+        TypeError: if ``env`` is not a TabularMDP.
+        ValueError: on wrong shapes, non-finite entries, negative counts or out-of-range
+            constants.
 
     Reference: Wu & Sun 2024, Algorithm 1; Zanette et al. 2020 (RLSVI with clipping).
     """
+    from bayeskit.random import as_key
+
+    key = as_key(key, "key")
+    _check_env(env)
     S, A, d = env.features.shape
     th = check_array(theta_r, "theta_r", shape=(d,))
     N = check_array(counts, "counts", shape=(env.horizon, S, A, S))
-    check_positive(lam, "lam")
-    check_in_range(sigma_p, "sigma_p", 0.0, None, closed=(True, False))
-    check_positive(clip, "clip")
-    from bayeskit.random import as_key
-
-    return _lsvi(as_key(key), env.features, th, N.astype(env.features.dtype), lam, sigma_p, clip)
+    check_in_range(N, "counts", 0.0, None, closed=(True, False))
+    check_scalar(lam, "lam", 0.0, None)
+    check_scalar(sigma_p, "sigma_p", 0.0, None, closed=(True, False))
+    check_scalar(clip, "clip", 0.0, None)
+    return _lsvi(key, env.features, th, N.astype(env.features.dtype), lam, sigma_p, clip)
 
 
 def init(key, env, agent: PRLSVI, episodes: int) -> PRLSVIState:
-    """Empty PR-LSVI state; the first reference is a random policy (MDP) or random arm (bandit)."""
+    """Empty PR-LSVI state; the first reference is a random policy (MDP) or random arm (bandit).
+
+    Traceable (``run`` calls it under ``jit``): only types and sizes are checked.
+
+    Raises:
+        TypeError: if ``env`` is not a TabularMDP or DuelingBandit, ``agent`` not a PRLSVI,
+            ``key`` not a key or ``episodes`` not an integer.
+        ValueError: if ``episodes < 1``.
+    """
+    from bayeskit.random import as_key
+
+    key = as_key(key, "key")
+    _check_env(env, kinds=(TabularMDP, DuelingBandit))
+    _check_agent(agent, PRLSVI)
+    episodes = check_int(episodes, "episodes", minimum=1)
     d = env.dim
     dtype = env.theta.dtype
     if isinstance(env, DuelingBandit):
@@ -378,8 +389,16 @@ def build_kernel(env, agent: PRLSVI, oracle_link="logistic"):
     ``oracle_link`` (static) is the link of the simulated labeller; the learner fits with
     ``agent.link`` (the oracle's when ``None``), and likewise for the scale.
 
+    Raises:
+        TypeError: if ``env`` is not a TabularMDP or DuelingBandit, ``agent`` not a PRLSVI or
+            ``oracle_link`` neither a link name nor a callable.
+        ValueError: on an unknown link name.
+
     Reference: Wu & Sun 2024, Algorithm 1.
     """
+    _check_env(env, kinds=(TabularMDP, DuelingBandit))
+    _check_agent(agent, PRLSVI)
+    _check_link_kind(oracle_link, "oracle_link")
     link = oracle_link if agent.link is None else agent.link
     if isinstance(env, DuelingBandit):
         return _bandit_kernel(env, agent, oracle_link, link)

@@ -29,7 +29,7 @@ import numpy as np
 
 from bayeskit.random import as_key
 from bayeskit.summary import to_inference_data
-from bayeskit.validate import check_array, check_choice, check_int, check_positive
+from bayeskit.validate import check_array, check_choice, check_int, check_scalar
 
 __all__ = [
     "bt_log_likelihood",
@@ -75,7 +75,7 @@ class GaussianPosterior(NamedTuple):
 
     def sample(self, key, n: int) -> jax.Array:
         """``n`` draws, shape ``(n, d)``."""
-        return _gaussian_draws(as_key(key), self.mean, self.precision, n)
+        return _gaussian_draws(as_key(key, "key"), self.mean, self.precision, n)
 
 
 class NUTSPosterior(NamedTuple):
@@ -106,6 +106,18 @@ class NUTSPosterior(NamedTuple):
 LINKS = ("logistic", "probit")
 
 
+def _check_link_kind(link, name="link"):
+    """The cheap, trace-safe part of :func:`_check_link`: a known name or a callable."""
+    if isinstance(link, str):
+        return check_choice(link, name, LINKS)
+    if isinstance(link, type) or not callable(link):
+        raise TypeError(
+            f"{name}: expected 'logistic', 'probit' or a callable CDF, got "
+            f"{type(link).__name__} {link!r}"
+        )
+    return link
+
+
 def _check_link(link, name="link"):
     """Return ``link`` if it is one of ``LINKS`` or a callable CDF; raise otherwise.
 
@@ -113,13 +125,8 @@ def _check_link(link, name="link"):
     map a float array elementwise to values in (0, 1), be non-decreasing, not constant, and
     symmetric, ``F(-z) = 1 - F(z)``: swapping the two trajectories must swap the probabilities.
     """
-    if isinstance(link, str):
-        return check_choice(link, name, LINKS)
-    if not callable(link):
-        raise TypeError(
-            f"{name}: expected 'logistic', 'probit' or a callable CDF, got "
-            f"{type(link).__name__} {link!r}"
-        )
+    if isinstance(_check_link_kind(link, name), str):
+        return link
     z = jnp.linspace(-4.0, 4.0, 17)
     try:
         F, dF = jax.jvp(link, (z,), (jnp.ones_like(z),))
@@ -256,14 +263,22 @@ def _gaussian_draws(key, mean, precision, n):
 
 def _check_data(diffs, labels, mask):
     X = check_array(diffs, "diffs", ndim=2)
-    y = check_array(labels, "labels", shape=(X.shape[0],))
+    n = X.shape[0]
+    y = check_array(labels, "labels", ndim=1)
+    if y.shape != (n,):
+        raise ValueError(f"labels: expected shape ({n},) to match diffs {X.shape}, got {y.shape}")
     yv = jax.device_get(y)
     if not ((yv == 0) | (yv == 1)).all():
         raise ValueError("labels: expected values in {0, 1}")
     if mask is None:
-        m = jnp.ones(X.shape[0], bool)
+        m = jnp.ones(n, bool)
     else:
-        m = check_array(mask, "mask", shape=(X.shape[0],)).astype(bool)
+        m = check_array(mask, "mask", ndim=1)
+        if m.shape != (n,):
+            raise ValueError(f"mask: expected shape ({n},) to match diffs {X.shape}, got {m.shape}")
+        if m.dtype != bool and not np.isin(np.asarray(jax.device_get(m)), (0, 1)).all():
+            raise ValueError("mask: expected bools (or 0/1), got other values")
+        m = m.astype(bool)
     dtype = jnp.result_type(float)
     return X.astype(dtype), y.astype(dtype), m
 
@@ -290,8 +305,12 @@ def bt_log_likelihood(theta, diffs, labels, *, scale=1.0, mask=None, link="logis
         TypeError: if ``link`` is neither a name nor a callable.
     """
     X, y, m = _check_data(diffs, labels, mask)
-    th = check_array(theta, "theta", shape=(X.shape[1],))
-    check_positive(scale, "scale")
+    th = check_array(theta, "theta", ndim=1)
+    if th.shape != (X.shape[1],):
+        raise ValueError(
+            f"theta: expected shape ({X.shape[1]},) to match diffs {X.shape}, got {th.shape}"
+        )
+    check_scalar(scale, "scale", 0.0, None)
     link = _check_link(link)
     return _loglik(th.astype(X.dtype), X, y, scale, m, link)
 
@@ -322,12 +341,14 @@ def fit_mle(
     Reference: Wu & Sun 2024, Algorithm 1 (reward MLE step).
     """
     X, y, m = _check_data(diffs, labels, mask)
-    check_positive(lam, "lam")
-    check_positive(scale, "scale")
+    check_scalar(lam, "lam", 0.0, None)
+    check_scalar(scale, "scale", 0.0, None)
     steps = check_int(steps, "steps", minimum=1)
     link = _check_link(link)
     d = X.shape[1]
-    th0 = jnp.zeros(d, X.dtype) if init is None else check_array(init, "init", shape=(d,))
+    th0 = jnp.zeros(d, X.dtype) if init is None else check_array(init, "init", ndim=1)
+    if th0.shape != (d,):
+        raise ValueError(f"init: expected shape ({d},) to match diffs {X.shape}, got {th0.shape}")
     return _fit_mle_jit(th0.astype(X.dtype), X, y, m, lam, scale, steps, link)
 
 
@@ -398,10 +419,10 @@ def nuts_posterior(
     import numpyro.distributions as dist
     from numpyro.infer import MCMC, NUTS
 
-    key = as_key(key)
+    key = as_key(key, "key")
     X, y, m = _check_data(diffs, labels, None)
-    check_positive(lam, "lam")
-    check_positive(scale, "scale")
+    check_scalar(lam, "lam", 0.0, None)
+    check_scalar(scale, "scale", 0.0, None)
     link = _check_link(link)
     nw = check_int(num_warmup, "num_warmup", minimum=1)
     ns = check_int(num_samples, "num_samples", minimum=1)

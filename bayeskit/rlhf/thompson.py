@@ -30,18 +30,34 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from bayeskit.rlhf.envs import DuelingBandit, _plan, _policy_value, _reward_error, _rollout
+from bayeskit.rlhf.envs import (
+    DuelingBandit,
+    _check_env,
+    _plan,
+    _policy_value,
+    _reward_error,
+    _rollout,
+)
 from bayeskit.rlhf.lsvi import (
     QUERY_RULES,
     EpisodeInfo,
     _ask,
+    _check_agent,
     _check_agent_budget_and_link,
     _decide,
     _perturb,
     _random_reference,
 )
-from bayeskit.rlhf.preference import _gaussian_draws, _hessian, _newton
-from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
+from bayeskit.rlhf.preference import _check_link_kind, _gaussian_draws, _hessian, _newton
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_scalar,
+    check_spd,
+)
 
 __all__ = [
     "ThompsonSampling",
@@ -126,19 +142,20 @@ class ThompsonSampling(eqx.Module):
     link: Callable | str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        check_in_range(self.epsilon, "epsilon", 0.0, None, closed=(True, False))
-        check_positive(self.lam, "lam")
+        check_scalar(self.epsilon, "epsilon", 0.0, None, closed=(True, False))
+        check_scalar(self.lam, "lam", 0.0, None)
         if self.scale is not None:
-            check_positive(self.scale, "scale")
-        check_positive(self.concentration, "concentration")
-        check_positive(self.inflation, "inflation")
-        check_in_range(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
+            check_scalar(self.scale, "scale", 0.0, None)
+        check_scalar(self.concentration, "concentration", 0.0, None)
+        check_scalar(self.inflation, "inflation", 0.0, None)
+        check_scalar(self.query_rate, "query_rate", 0.0, 1.0, closed=(True, True))
         _check_agent_budget_and_link(self)
-        check_positive(self.reward_noise, "reward_noise")
+        check_scalar(self.reward_noise, "reward_noise", 0.0, None)
         check_int(self.num_query_draws, "num_query_draws", minimum=1)
         check_choice(self.query, "query", QUERY_RULES)
         check_choice(self.reference, "reference", ("previous", "initial", "fresh"))
         check_choice(self.feedback, "feedback", ("preference", "numeric"))
+        check_bool(self.greedy, "greedy")
         check_int(self.newton_steps, "newton_steps", minimum=1)
 
     def init(self, key, env, episodes: int) -> ThompsonState:
@@ -163,7 +180,8 @@ def query_statistic_mc(key, diff, mean, precision, *, num_draws: int = 32) -> ja
         to ``2 |x|_{precision^{-1}} / sqrt(pi)`` (:func:`bayeskit.rlhf.lsvi.query_statistic`).
 
     Raises:
-        ValueError: on wrong shapes or ``num_draws < 1``.
+        ValueError: on wrong shapes, non-finite entries, a precision that is not symmetric
+            positive definite or ``num_draws < 1``.
 
     Reference: Wu & Sun 2024, Sec. 5 (query condition of Algorithm 2).
     """
@@ -171,10 +189,13 @@ def query_statistic_mc(key, diff, mean, precision, *, num_draws: int = 32) -> ja
 
     x = check_array(diff, "diff", ndim=1)
     d = x.shape[0]
+    if d < 1:
+        raise ValueError(f"diff: expected shape (d,) with d >= 1, got {x.shape}")
     m = check_array(mean, "mean", shape=(d,))
     P = check_array(precision, "precision", shape=(d, d))
+    check_spd(P, "precision")
     n = check_int(num_draws, "num_draws", minimum=1)
-    return _query_stat_mc(as_key(key), x, m, P, n, 1.0)
+    return _query_stat_mc(as_key(key, "key"), x, m, P, n, 1.0)
 
 
 def _query_stat_mc(key, x, mean, precision, n, inflation):
@@ -199,15 +220,33 @@ def sample_transitions(key, counts, concentration=1.0) -> jax.Array:
     from bayeskit.random import as_key
 
     N = check_array(counts, "counts", ndim=3)
+    if N.size == 0:
+        raise ValueError(f"counts: expected shape (S, A, S) with S, A >= 1, got {N.shape}")
     check_in_range(N, "counts", 0.0, None, closed=(True, False))
-    check_positive(concentration, "concentration")
-    return jax.random.dirichlet(as_key(key), concentration + N.astype(jnp.result_type(float)))
+    check_scalar(concentration, "concentration", 0.0, None)
+    return jax.random.dirichlet(
+        as_key(key, "key"), concentration + N.astype(jnp.result_type(float))
+    )
 
 
 def init(key, env, agent: ThompsonSampling, episodes: int) -> ThompsonState:
-    """Prior state; the first reference policy is uniformly random."""
+    """Prior state; the first reference policy is uniformly random.
+
+    Traceable (``run`` calls it under ``jit``): only types and sizes are checked.
+
+    Raises:
+        TypeError: if ``env`` is not a TabularMDP, ``agent`` not a ThompsonSampling, ``key``
+            not a key or ``episodes`` not an integer.
+        ValueError: if ``episodes < 1``.
+    """
+    from bayeskit.random import as_key
+
+    key = as_key(key, "key")
     if isinstance(env, DuelingBandit):
         raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
+    _check_env(env)
+    _check_agent(agent, ThompsonSampling)
+    episodes = check_int(episodes, "episodes", minimum=1)
     S, A, d = env.features.shape
     dtype = env.theta.dtype
     return ThompsonState(
@@ -238,10 +277,18 @@ def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
     ``oracle_link`` (static) is the link of the simulated labeller; the learner fits with
     ``agent.link`` (the oracle's when ``None``), and likewise for the scale.
 
+    Raises:
+        TypeError: if ``env`` is not a TabularMDP, ``agent`` not a ThompsonSampling or
+            ``oracle_link`` neither a link name nor a callable.
+        ValueError: on an unknown link name.
+
     Reference: Wu & Sun 2024, Algorithm 2; Novoseller et al. 2020 (DPS) for ``reference="fresh"``.
     """
     if isinstance(env, DuelingBandit):
         raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
+    _check_env(env)
+    _check_agent(agent, ThompsonSampling)
+    _check_link_kind(oracle_link, "oracle_link")
     link = oracle_link if agent.link is None else agent.link
     vstar = _policy_value(env, _plan(env).policy)
     phi = env.features

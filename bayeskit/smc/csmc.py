@@ -136,7 +136,7 @@ def csmc(
         ValueError: on mismatched shapes, ``N < 2``, non-finite inputs, NaN log-densities or all
             weights ``-inf`` (the time step is named).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     ys, n = pf.validate_common(model, theta, ys, n_particles)
     ref = check_path(ref_path, "ref_path", ys, model)
     variant = check_choice(variant, "variant", VARIANTS)

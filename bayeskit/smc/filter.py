@@ -93,16 +93,13 @@ def resample(key: Any, log_weights: Any, n: int, method: str = "multinomial") ->
         ``(n,)`` int32 indices in ``[0, N)``.
 
     Raises:
-        ValueError: on a bad ``method``, ``n < 1``, NaN weights or all weights ``-inf``.
+        ValueError: on a bad ``method``, ``n < 1``, an empty weight vector, NaN or ``+inf``
+            weights or all weights ``-inf``.
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     n = check_int(n, "n", minimum=1)
     method = check_choice(method, "method", RESAMPLING)
-    lw = check_array(log_weights, "log_weights", ndim=1, finite=False)
-    if bool(jnp.any(jnp.isnan(lw))):
-        raise ValueError("log_weights: expected no NaN entries")
-    if not bool(jnp.any(jnp.isfinite(lw))):
-        raise ValueError("log_weights: all weights are zero (every log-weight is -inf)")
+    lw = check_log_weights(log_weights, "log_weights")
     return _resample(key, lw, n, method)
 
 
@@ -161,7 +158,9 @@ def raise_faults(faults: Faults, where: str, check_bound: bool = True) -> None:
             raise ValueError(f"{where}: {what} at time step {int(jnp.min(bad))}")
 
 
-def validate_common(model: Any, theta: Any, ys: Any, n_particles: Any) -> tuple[jax.Array, int]:
+def validate_common(
+    model: Any, theta: Any, ys: Any, n_particles: Any, theta_name: str = "theta"
+) -> tuple[jax.Array, int]:
     """Checks shared by the public particle functions; returns ``(ys, n_particles)``."""
     if not isinstance(model, StateSpaceModel):
         raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
@@ -170,7 +169,7 @@ def validate_common(model: Any, theta: Any, ys: Any, n_particles: Any) -> tuple[
         raise ValueError(f"ys: expected shape (T, {model.dim_y}) for {model.name}, got {ys.shape}")
     if ys.shape[0] < 2:
         raise ValueError(f"ys: expected at least 2 time steps, got shape {ys.shape}")
-    check_model_theta(model, theta)
+    check_model_theta(model, theta, theta_name)
     n = check_int(n_particles, "n_particles", minimum=2)
     return ys, n
 
@@ -243,7 +242,7 @@ def bootstrap_filter(
         ValueError: on mismatched observation shapes, ``N < 2``, non-finite inputs, a model
             log-density returning NaN or all weights ``-inf`` at some step (the step is named).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     ys, n = validate_common(model, theta, ys, n_particles)
     method = check_choice(resampling, "resampling", RESAMPLING)
     res, faults = _bootstrap_filter(key, model, theta, ys, n, method)

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bayeskit.smc.models import LGSSMMatrices, StateSpaceModel
-from bayeskit.validate import check_array
+from bayeskit.smc.models import LGSSMMatrices, StateSpaceModel, check_model_theta
+from bayeskit.validate import check_array, check_spd
 
 __all__ = [
     "KalmanResult",
@@ -44,7 +44,9 @@ class KalmanResult(NamedTuple):
 
     Fields: ``means (T, dx)`` and ``covs (T, dx, dx)`` (filter, ``x_t | y_{0:t}``),
     ``pred_means (T, dx)`` and ``pred_covs (T, dx, dx)`` (``x_t | y_{0:t-1}``; at ``t = 0`` the
-    prior), ``log_likelihood ()`` (``log p(y_{0:T-1})``).
+    prior), ``log_likelihood ()`` (``log p(y_{0:T-1})``; NaN, never a finite wrong value, when
+    called under ``jit`` on covariances that are not positive definite: the public functions
+    check concrete matrices, traced ones cannot be).
     """
 
     means: jax.Array
@@ -65,15 +67,16 @@ class RTSResult(NamedTuple):
     log_likelihood: jax.Array
 
 
-def _check_inputs(ys: Any, mats: Any) -> tuple[jax.Array, LGSSMMatrices]:
+def _check_inputs(ys: Any, mats: Any, *, definite: bool = False) -> tuple[jax.Array, LGSSMMatrices]:
     if not isinstance(mats, LGSSMMatrices):
         raise TypeError(f"mats: expected LGSSMMatrices, got {type(mats).__name__}")
     dx = jnp.shape(mats.A)[0]
     dy = jnp.shape(mats.B)[0]
     ys = check_array(ys, "ys", ndim=2)
-    if ys.shape[1] != dy:
+    if ys.shape[1] != dy or ys.shape[0] < 1:
         raise ValueError(
-            f"ys: expected shape (T, {dy}) to match B {jnp.shape(mats.B)}, got {ys.shape}"
+            f"ys: expected shape (T, {dy}) with T >= 1 to match B {jnp.shape(mats.B)}, got "
+            f"{ys.shape}"
         )
     for name, shape in [
         ("A", (dx, dx)),
@@ -84,7 +87,23 @@ def _check_inputs(ys: Any, mats: Any) -> tuple[jax.Array, LGSSMMatrices]:
         ("P0", (dx, dx)),
     ]:
         check_array(getattr(mats, name), f"mats.{name}", shape=shape)
+    # covariances: symmetric with no negative eigenvalue (a singular one, e.g. a known x_0, is a
+    # valid model); checked on concrete values only
+    for name in ("Q", "R", "P0"):
+        check_spd(getattr(mats, name), f"mats.{name}", semidefinite=not definite)
     return ys, mats
+
+
+def _check_rts(rts: Any, n_steps: int | None = None) -> None:
+    if not isinstance(rts, RTSResult):
+        raise TypeError(f"rts: expected an RTSResult, got {type(rts).__name__}")
+    m = check_array(rts.means, "rts.means", ndim=2)
+    T, dx = m.shape
+    if T < 2 or (n_steps is not None and T != n_steps):
+        want = "T >= 2" if n_steps is None else f"T = {n_steps} time steps, as ys"
+        raise ValueError(f"rts.means: expected shape (T, dx) with {want}, got {m.shape}")
+    check_array(rts.covs, "rts.covs", shape=(T, dx, dx))
+    check_array(rts.cross_covs, "rts.cross_covs", shape=(T - 1, dx, dx))
 
 
 def _f64(tree):
@@ -222,8 +241,7 @@ def smoothed_sums(rts: RTSResult) -> tuple[jax.Array, jax.Array]:
     Raises:
         TypeError: if ``rts`` is not an :class:`RTSResult`.
     """
-    if not isinstance(rts, RTSResult):
-        raise TypeError(f"rts: expected an RTSResult, got {type(rts).__name__}")
+    _check_rts(rts)
     with jax.enable_x64(True):
         m = rts.means
         sxx = jnp.sum(rts.cross_covs + m[:-1, :, None] * m[1:, None, :], axis=0)
@@ -267,11 +285,20 @@ def expected_log_joint(mats: LGSSMMatrices, ys: Any, rts: RTSResult) -> jax.Arra
         Scalar float64 (Shumway & Stoffer 1982, eq. (9)).
 
     Raises:
-        ValueError: on shape mismatches.
+        TypeError: if ``mats`` or ``rts`` has the wrong type.
+        ValueError: on shape mismatches (``rts`` must cover the ``T >= 2`` steps of ``ys``),
+            non-finite entries, or covariances ``Q``, ``R``, ``P0`` that are not symmetric
+            positive definite.
     """
-    ys, mats = _check_inputs(ys, mats)
-    if not isinstance(rts, RTSResult) or rts.means.shape[0] != ys.shape[0]:
-        raise ValueError(f"rts: expected an RTSResult for {ys.shape[0]} time steps")
+    ys, mats = _check_inputs(ys, mats, definite=True)
+    if ys.shape[0] < 2:
+        raise ValueError(f"ys: expected at least 2 time steps, got shape {ys.shape}")
+    _check_rts(rts, ys.shape[0])
+    if rts.means.shape[1] != mats.A.shape[0]:
+        raise ValueError(
+            f"rts.means: expected shape (T, {mats.A.shape[0]}) to match mats.A, got "
+            f"{rts.means.shape}"
+        )
     with jax.enable_x64(True):
         return _expected_log_joint(_f64(mats), _f64(ys), _f64(rts))
 
@@ -291,11 +318,18 @@ def fisher_score(model: StateSpaceModel, theta: Any, ys: Any) -> Any:
         A pytree like ``theta`` (float64).
 
     Raises:
-        ValueError: if the model is not linear Gaussian or shapes mismatch.
+        TypeError: if ``model`` is not a StateSpaceModel or ``theta`` is malformed.
+        ValueError: if the model is not linear Gaussian, shapes mismatch, ``T < 2`` or a
+            covariance is not symmetric positive definite.
     """
-    if not isinstance(model, StateSpaceModel) or model.matrices is None:
-        raise ValueError("model: expected a linear Gaussian StateSpaceModel with matrices")
-    ys, _ = _check_inputs(ys, model.matrices(theta))
+    if not isinstance(model, StateSpaceModel):
+        raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")
+    if model.matrices is None:
+        raise ValueError(f"model: expected a linear Gaussian model with matrices, got {model.name}")
+    check_model_theta(model, theta)
+    ys, _ = _check_inputs(ys, model.matrices(theta), definite=True)
+    if ys.shape[0] < 2:
+        raise ValueError(f"ys: expected at least 2 time steps, got shape {ys.shape}")
     with jax.enable_x64(True):
         return _fisher_jit(model, _f64(theta), _f64(ys))
 

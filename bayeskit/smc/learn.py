@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
@@ -31,7 +32,14 @@ from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel, _mvn_logpdf
 from bayeskit.smc.paris import FlatFunctional, _check_backward_opts, flat_functional, paris_pass
 from bayeskit.smc.ppg import initial_path, ppg_iterations
-from bayeskit.validate import check_choice, check_in_range, check_int, check_optimizer
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_optimizer,
+)
 
 __all__ = [
     "score_functional",
@@ -92,6 +100,10 @@ def restrict_optimizer(optimizer, params: Any, learn: Any, name: str):
     """
     if learn is None:
         return optimizer
+    if not isinstance(learn, str) and not (
+        isinstance(learn, list | tuple) and all(isinstance(k, str) for k in learn)
+    ):
+        raise TypeError(f"learn: expected a field name or a list of field names, got {learn!r}")
     names = (learn,) if isinstance(learn, str) else tuple(learn)
     if not isinstance(params, dict):
         raise TypeError(
@@ -110,8 +122,10 @@ def restrict_optimizer(optimizer, params: Any, learn: Any, name: str):
     return optax.multi_transform({"learn": optimizer, "fixed": optax.set_to_zero()}, labels)
 
 
-def _check_learn(model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iters):
-    ys, n = pf.validate_common(model, theta0, ys, n_particles)
+def _check_learn(
+    model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iters, name
+):
+    ys, n = pf.validate_common(model, theta0, ys, n_particles, name)
     nb, sampler, max_trials = _check_backward_opts(model, n_backward, sampler, max_trials, n)
     k0 = check_int(burn_in, "burn_in", minimum=0)
     kk = check_int(iters, "iterations", minimum=1)
@@ -217,13 +231,15 @@ def mle(
         ValueError: on bad shapes or options, non-finite inputs, NaN log-densities or all weights
             ``-inf`` (the time step and optimiser step are named).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     estimator = check_choice(estimator, "estimator", ESTIMATORS)
     n_steps = check_int(steps, "steps", minimum=1)
     progress = show_progress(progress)
     ys, n, nb, sampler, mt, k0, kk = _check_learn(
-        model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
-    )
+        model, theta0, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations,
+        "theta0",
+    )  # fmt: skip
+    check_bound = check_bool(check_bound, "check_bound")
     optimizer = _MLE_OPTIMIZER if optimizer is None else optimizer
     check_optimizer(optimizer)
     optimizer = restrict_optimizer(optimizer, theta0, learn, "theta0")
@@ -266,6 +282,14 @@ def init_smoother(n_steps: int, dim_x: int, dtype: Any = jnp.float32) -> dict:
     """
     T = check_int(n_steps, "n_steps", minimum=2)
     d = check_int(dim_x, "dim_x", minimum=1)
+    try:
+        if dtype is None:
+            raise TypeError("dtype: None")
+        dtype = jnp.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype: expected a floating dtype, got {dtype!r}") from err
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
     return {
         "a": jnp.zeros((T - 1, d, d), dtype),
         "b": jnp.zeros((T - 1, d), dtype),
@@ -281,11 +305,25 @@ _SMOOTHER_FIELDS = ("a", "b", "log_s", "l", "m_last", "log_s_last", "l_last")
 
 
 def _check_lam(lam: Any) -> None:
+    """Fields and shapes of the smoother parameters (values checked when concrete)."""
     if not isinstance(lam, dict):
         raise ValueError(f"lam: expected a dict of smoother parameters, got {type(lam).__name__}")
     missing = set(_SMOOTHER_FIELDS) - set(lam)
     if missing:
         raise ValueError(f"lam: missing fields {sorted(missing)} (see init_smoother)")
+    a = check_array(lam["a"], "lam['a']", ndim=3)
+    t1, d, _ = a.shape
+    shapes = {
+        "a": (t1, d, d),
+        "b": (t1, d),
+        "log_s": (t1, d),
+        "l": (t1, d, d),
+        "m_last": (d,),
+        "log_s_last": (d,),
+        "l_last": (d, d),
+    }
+    for name, shape in shapes.items():
+        check_array(lam[name], f"lam[{name!r}]", shape=shape)
 
 
 def _smoother_chol(log_s, lower):
@@ -311,7 +349,14 @@ def smoother_logpdf_term(t: Any, x_prev: Any, x: Any, lam: dict) -> jax.Array:
     """
     _check_lam(lam)
     T = lam["b"].shape[0] + 1
+    d = lam["m_last"].shape[0]
+    if not isinstance(t, jax.core.Tracer):
+        if isinstance(t, np.ndarray | jax.Array) and t.ndim == 0 and t.dtype.kind in "iu":
+            t = int(t)
+        t = check_int(t, "t")
     check_in_range(t, "t", 1, T - 1, closed=(True, True))  # skipped for a traced t
+    x_prev = check_array(x_prev, "x_prev", shape=(d,))
+    x = check_array(x, "x", shape=(d,))
     mean = lam["a"][t - 1] @ x + lam["b"][t - 1]
     term = _mvn_logpdf(x_prev, mean, _smoother_chol(lam["log_s"][t - 1], lam["l"][t - 1]))
     last = _mvn_logpdf(x, lam["m_last"], _smoother_chol(lam["log_s_last"], lam["l_last"]))
@@ -422,25 +467,28 @@ def msc(
         ValueError: on bad shapes or options, a ``lam0`` of the wrong shape, or numerical
             faults (the time step is named).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     estimator = check_choice(estimator, "estimator", ESTIMATORS)
     n_steps = check_int(steps, "steps", minimum=1)
     progress = show_progress(progress)
     ys, n, nb, sampler, mt, k0, kk = _check_learn(
-        model, theta, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations
-    )
+        model, theta, ys, n_particles, n_backward, sampler, max_trials, burn_in, iterations,
+        "theta",
+    )  # fmt: skip
+    check_bound = check_bool(check_bound, "check_bound")
     T, d = ys.shape[0], model.dim_x
     ref = init_smoother(T, d, ys.dtype)
     if lam0 is None:
         lam = ref
     else:
-        if not isinstance(lam0, dict) or set(lam0) != set(ref):
-            raise ValueError(f"lam0: expected a dict with keys {sorted(ref)}")
+        if not isinstance(lam0, dict):
+            raise TypeError(
+                f"lam0: expected a dict with keys {sorted(ref)}, got {type(lam0).__name__}"
+            )
+        if set(lam0) != set(ref):
+            raise ValueError(f"lam0: expected a dict with keys {sorted(ref)}, got {sorted(lam0)}")
         for name in ref:
-            if jnp.shape(lam0[name]) != ref[name].shape:
-                raise ValueError(
-                    f"lam0[{name!r}]: expected shape {ref[name].shape}, got {jnp.shape(lam0[name])}"
-                )
+            check_array(lam0[name], f"lam0[{name!r}]", shape=ref[name].shape)
         lam = {k: jnp.asarray(v, ys.dtype) for k, v in lam0.items()}
     optimizer = _MSC_OPTIMIZER if optimizer is None else optimizer
     check_optimizer(optimizer)

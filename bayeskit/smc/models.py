@@ -20,7 +20,15 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_choice, check_in_range, check_int, check_positive
+from bayeskit.validate import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_positive,
+    check_scalar,
+)
 
 __all__ = [
     "StateSpaceModel",
@@ -87,6 +95,18 @@ class StateSpaceModel:
     check_theta: Callable[[Any], None] | None = None
     name: str = "model"
 
+    def __post_init__(self):
+        # Validated when built, so a malformed model fails here and not inside a jitted filter.
+        for field in ("dim_x", "dim_y"):
+            object.__setattr__(self, field, check_int(getattr(self, field), field, minimum=1))
+        for field in ("init_sample", "init_logpdf", "trans_sample", "trans_logpdf", "obs_logpdf"):
+            check_callable(getattr(self, field), field)
+        for field in ("obs_sample", "trans_log_bound", "matrices", "check_theta"):
+            if getattr(self, field) is not None:
+                check_callable(getattr(self, field), field)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name: expected a string, got {type(self.name).__name__}")
+
     def __repr__(self) -> str:
         return f"StateSpaceModel({self.name}, dim_x={self.dim_x}, dim_y={self.dim_y})"
 
@@ -99,9 +119,14 @@ def check_theta_fields(theta: Any, shapes: dict[str, tuple[int, ...]]) -> None:
         shapes: field name -> required shape.
 
     Raises:
-        TypeError: if ``theta`` is not a dict or a field is not a numeric array.
+        TypeError: if ``theta`` is not a dict or a field is not a numeric array, or ``shapes`` is
+            not a dict of field name -> shape tuple.
         ValueError: on a missing or unexpected field, a wrong shape or a non-finite entry.
     """
+    if not isinstance(shapes, dict) or not all(
+        isinstance(k, str) and isinstance(v, tuple) for k, v in shapes.items()
+    ):
+        raise TypeError(f"shapes: expected a dict of field name -> shape tuple, got {shapes!r}")
     if not isinstance(theta, dict):
         raise TypeError(
             f"theta: expected a dict with fields {sorted(shapes)}, got {type(theta).__name__}"
@@ -161,8 +186,11 @@ def state_space_model(
     dx = check_int(dim_x, "dim_x", minimum=1)
     dy = check_int(dim_y, "dim_y", minimum=1)
     for arg, fn in (("initial", initial), ("transition", transition), ("observation", observation)):
-        if not callable(fn):
+        if isinstance(fn, type) or not callable(fn):
             raise TypeError(f"{arg}: expected a callable returning a distribution, got {fn!r}")
+    for arg, fn in (("trans_log_bound", trans_log_bound), ("check_theta", check_theta)):
+        if fn is not None:
+            check_callable(fn, arg)
     return StateSpaceModel(
         dim_x=dx,
         dim_y=dy,
@@ -178,12 +206,24 @@ def state_space_model(
     )
 
 
-def check_model_theta(model: StateSpaceModel, theta: Any) -> None:
-    """The model's own ``check_theta`` (if any), then finiteness of every leaf of ``theta``."""
+def check_model_theta(model: StateSpaceModel, theta: Any, name: str = "theta") -> None:
+    """The model's own ``check_theta`` (if any), then finiteness of every leaf of ``theta``.
+
+    ``name`` is the argument's name in the caller (e.g. ``theta0``); a message of the model's
+    ``check_theta`` about ``theta`` is reworded to name it.
+    """
     if model.check_theta is not None:
-        model.check_theta(theta)
+        try:
+            model.check_theta(theta)
+        except (TypeError, ValueError) as err:
+            msg = str(err)
+            if name != "theta" and msg.startswith("theta"):
+                raise type(err)(name + msg[len("theta") :]) from None
+            raise
+    if theta is None:
+        raise TypeError(f"{name}: expected a pytree of parameter arrays, got None")
     for path, leaf in jax.tree_util.tree_leaves_with_path(theta):
-        check_array(leaf, f"theta{jax.tree_util.keystr(path)}")
+        check_array(leaf, f"{name}{jax.tree_util.keystr(path)}")
 
 
 def _mvn_diag_logpdf(x: jax.Array, mean: jax.Array, log_var: jax.Array) -> jax.Array:
@@ -383,8 +423,8 @@ def chaotic_rnn(dim_x: int = 5, *, gamma: float = 2.5, dt: float = 0.1) -> State
         dt: Euler step (> 0).
     """
     dx = check_int(dim_x, "dim_x", minimum=1)
-    check_positive(gamma, "gamma")
-    check_positive(dt, "dt")
+    gamma = check_scalar(gamma, "gamma", 0.0, None)
+    dt = check_scalar(dt, "dt", 0.0, None)
 
     def drift(x, theta):
         return x + dt * (-x + gamma * theta["W"] @ jnp.tanh(x))
@@ -447,7 +487,7 @@ def simulate(
         ValueError: if ``n_steps < 1``, the model has no ``obs_sample`` or ``theta`` is malformed
             or not finite (see :attr:`StateSpaceModel.check_theta`).
     """
-    key = as_key(key)
+    key = as_key(key, "key")
     n = check_int(n_steps, "n_steps", minimum=1)
     if not isinstance(model, StateSpaceModel):
         raise TypeError(f"model: expected a StateSpaceModel, got {type(model).__name__}")

@@ -15,7 +15,7 @@ import numpy as np
 from bayeskit._plotting import target_axes
 from bayeskit.smc.paris import ParisResult
 from bayeskit.smc.ppg import PPGResult
-from bayeskit.validate import check_array, check_choice, check_in_range, check_int
+from bayeskit.validate import check_array, check_choice, check_int, check_scalar
 
 __all__ = ["plot_smoothed", "plot_ess"]
 
@@ -84,7 +84,7 @@ def plot_smoothed(
             shape.
     """
     draws = _kept_draws(results, dim)
-    check_in_range(prob, "prob", 0.0, 1.0)
+    prob = check_scalar(prob, "prob", 0.0, 1.0)
     check_choice(interval, "interval", INTERVALS)
     n_t = draws.shape[1]
     if truth is not None:

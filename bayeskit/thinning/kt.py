@@ -28,13 +28,14 @@ from jax import lax
 from bayeskit.kernels import pairwise
 from bayeskit.random import as_key
 from bayeskit.thinning.mmd import kernel_row_means
-from bayeskit.thinning.split_kernels import VARIANTS, default_kernel, split_kernel
+from bayeskit.thinning.split_kernels import VARIANTS, _check_kernel, default_kernel, split_kernel
 from bayeskit.validate import (
     check_array,
     check_bool,
     check_choice,
-    check_in_range,
+    check_indices,
     check_int,
+    check_scalar,
 )
 
 __all__ = [
@@ -360,8 +361,7 @@ def _rounds(m: Any, size: Any, n: int) -> int:
 
 
 def _check_delta(delta: Any) -> float:
-    check_in_range(delta, "delta", 0.0, 1.0, closed=(False, True))
-    return float(delta)
+    return check_scalar(delta, "delta", 0.0, 1.0, closed=(False, True))
 
 
 def _check_block(block_size: Any) -> int | None:
@@ -372,19 +372,15 @@ def _check_block(block_size: Any) -> int | None:
 
 def _check_coresets(coresets: Any, n: int) -> jax.Array:
     coresets = check_array(coresets, "coresets", ndim=2)
-    if not jnp.issubdtype(coresets.dtype, jnp.integer):
-        raise TypeError(f"coresets: expected integer indices, got dtype {coresets.dtype}")
     if coresets.size == 0:
         raise ValueError(f"coresets: expected a non-empty array, got shape {coresets.shape}")
-    if int(coresets.min()) < 0 or int(coresets.max()) >= n:
-        raise ValueError(f"coresets: expected indices in [0, {n}), got values outside")
-    return coresets
+    return check_indices(coresets, "coresets", n)
 
 
 def _check_gram(kmat: Any) -> jax.Array:
     kmat = check_array(kmat, "kmat", ndim=2)
-    if kmat.shape[0] != kmat.shape[1]:
-        raise ValueError(f"kmat: expected a square kernel matrix, got shape {kmat.shape}")
+    if kmat.shape[0] != kmat.shape[1] or kmat.shape[0] == 0:
+        raise ValueError(f"kmat: expected a non-empty square kernel matrix, got shape {kmat.shape}")
     return kmat
 
 
@@ -425,13 +421,15 @@ def kt_split(
 
     Reference: Dwivedi & Mackey (2021), Algorithm 1a.
     """
+    key = as_key(key, "key")
     x = _check_x(x)
     m = _check_m(m, x.shape[0])
+    kernel = _check_kernel(kernel)
     delta = _check_delta(delta)
     block_size = _check_block(block_size)
     if m == 0:
         return jnp.arange(x.shape[0])[None, :]
-    return _split_jit(as_key(key), x, kernel, m, delta, block_size)
+    return _split_jit(key, x, kernel, m, delta, block_size)
 
 
 def kt_swap(
@@ -466,6 +464,7 @@ def kt_swap(
     """
     x = _check_x(x)
     coresets = _check_coresets(coresets, x.shape[0])
+    kernel = _check_kernel(kernel)
     unique = check_bool(unique, "unique")
     block_size = _check_block(block_size)
     return _swap_jit(x, coresets, kernel, unique, block_size)
@@ -588,6 +587,7 @@ def thin(
 
     Reference: Dwivedi & Mackey (2021, 2022); Algorithms 1a, 1b.
     """
+    key = as_key(key, "key")
     x = _check_x(x)
     m = _rounds(m, size, x.shape[0])
     variant = check_choice(variant, "variant", VARIANTS)
@@ -601,7 +601,7 @@ def thin(
     if m == 0:
         return jnp.arange(x.shape[0])
     swap_k = None if split_k is kernel else kernel
-    return _thin_jit(as_key(key), x, split_k, swap_k, m, delta, swap, unique, block_size)
+    return _thin_jit(key, x, split_k, swap_k, m, delta, swap, unique, block_size)
 
 
 def standard_thin(n: int, size: int) -> jax.Array:
@@ -644,4 +644,4 @@ def iid(key: Any, n: int, size: int) -> jax.Array:
     size = check_int(size, "size", minimum=1)
     if size > n:
         raise ValueError(f"size: expected at most n = {n}, got {size}")
-    return jnp.sort(jax.random.choice(as_key(key), n, (size,), replace=False))
+    return jnp.sort(jax.random.choice(as_key(key, "key"), n, (size,), replace=False))

@@ -47,13 +47,17 @@ def plot_coreset(
     check_array(x, "x", ndim=2)  # validation only: it would cast float64 to float32
     x = np.asarray(x)
     n, d = x.shape
+    if n < 1:
+        raise ValueError(f"x: expected at least one row, got shape {x.shape}")
     if d < 2:
         raise ValueError(f"x: expected at least 2 columns to scatter, got shape {x.shape}")
     check_array(idx, "idx", ndim=1)
     idx = np.asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"idx: expected integer row indices, got dtype {idx.dtype}")
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
+    if idx.size == 0:
+        raise ValueError("idx: expected at least one coreset index, got none")
+    if idx.min() < 0 or idx.max() >= n:
         raise ValueError(f"idx: expected indices in [0, {n}), got [{idx.min()}, {idx.max()}]")
     if not isinstance(dims, tuple | list) or len(dims) != 2:
         raise ValueError(f"dims: expected two coordinates (i, j), got {dims!r}")
@@ -62,8 +66,12 @@ def plot_coreset(
         raise ValueError(f"dims: expected two distinct coordinates in [0, {d}), got {dims!r}")
     if labels is None:
         labels = (f"x[{i}]", f"x[{j}]")
-    elif len(labels) != 2:
-        raise ValueError(f"labels: expected two axis labels, got {labels!r}")
+    elif (
+        not isinstance(labels, tuple | list)
+        or len(labels) != 2
+        or not all(isinstance(s, str) for s in labels)
+    ):
+        raise TypeError(f"labels: expected two axis labels (strings), got {labels!r}")
     ax = target_axes(ax)
     ax.scatter(x[:, i], x[:, j], s=4, color="0.75", label=f"input ({n})")
     ax.scatter(x[idx, i], x[idx, j], s=16, color="C3", label=f"coreset ({idx.size})")

@@ -49,9 +49,10 @@ from bayeskit.kernels import (
     Matern52,
     RadialKernel,
     Sinc,
+    _check_distance,
     matern_profile,
 )
-from bayeskit.validate import check_array, check_choice, check_in_range
+from bayeskit.validate import check_array, check_callable, check_choice, check_int, check_scalar
 
 __all__ = ["split_kernel", "power_kernel", "default_kernel", "matern_correlation"]
 
@@ -84,9 +85,12 @@ def matern_correlation(nu: float, x: jax.Array) -> jax.Array:
         Array of the shape of ``x``.
 
     Raises:
-        ValueError: if ``nu`` is not positive.
+        TypeError: if ``nu`` is not a real number or ``x`` is not numeric.
+        ValueError: if ``nu`` is not positive and finite, or a concrete ``x`` has a negative,
+            NaN or infinite entry.
     """
-    check_in_range(nu, "nu", 0.0, None)
+    nu = check_scalar(nu, "nu", 0.0, None)
+    x = _check_distance(x, "x")
     if nu in (0.5, 1.5, 2.5):
         return matern_profile(nu, x / np.sqrt(2 * nu))
     nodes = jnp.asarray(_gamma_nodes(nu), dtype=jnp.result_type(x, float))
@@ -143,6 +147,13 @@ def _check_params(kernel: Any) -> None:
                 )
 
 
+def _check_kernel(kernel: Any, name: str = "kernel") -> Any:
+    """A kernel instance (not a class), callable, with finite positive parameters if it has any."""
+    check_callable(kernel, name)
+    _check_params(kernel)
+    return kernel
+
+
 def power_kernel(kernel: Any, alpha: float | None, dim: int) -> Kernel:
     """The ``alpha``-power kernel of ``kernel`` in dimension ``dim`` (see the module table).
 
@@ -161,6 +172,7 @@ def power_kernel(kernel: Any, alpha: float | None, dim: int) -> Kernel:
             ``alpha`` too small for a Matérn kernel (need ``alpha > d / (2 nu + d)``), or an
             IMQ ``alpha`` other than 1/2.
     """
+    check_callable(kernel, "kernel")
     family = type(kernel).__name__
     supported = (Gaussian, Matern12, Matern32, Matern52, InverseMultiquadric, Sinc)
     if not isinstance(kernel, supported):
@@ -171,9 +183,9 @@ def power_kernel(kernel: Any, alpha: float | None, dim: int) -> Kernel:
         )
     _check_params(kernel)
     d = _input_dim(kernel, dim)
+    dim = check_int(dim, "dim", minimum=1)
     if alpha is not None:
-        check_in_range(alpha, "alpha", 0.5, 1.0, closed=(True, True))
-        alpha = float(alpha)
+        alpha = check_scalar(alpha, "alpha", 0.5, 1.0, closed=(True, True))
     if isinstance(kernel, Sinc):
         return kernel
     if isinstance(kernel, Gaussian):
@@ -221,9 +233,11 @@ def split_kernel(kernel: Kernel, variant: str, *, alpha: float | None, dim: int)
             ``target``/``root`` other than None (or 0.5 for root).
         TypeError: on a non-callable kernel.
     """
-    if not callable(kernel):
-        raise TypeError(f"kernel: expected a callable k(x, y), got {type(kernel).__name__}")
+    _check_kernel(kernel)
     check_choice(variant, "variant", VARIANTS)
+    dim = check_int(dim, "dim", minimum=1)
+    if alpha is not None:
+        alpha = check_scalar(alpha, "alpha", 0.5, 1.0, closed=(True, True))
     _check_params(kernel)
     if variant == "target":
         if alpha is not None:

@@ -156,9 +156,7 @@ def test_policy_out_of_range_or_short_is_refused(river, fn):
         ValueError, match=r"policy: expected integer actions in \[0, 2\), got values"
     ):
         call(*args, jnp.full((5, 6), 5))
-    with pytest.raises(
-        ValueError, match=r"policy: .*shape \(H, S\) = \(5, 6\), got shape \(4, 6\)"
-    ):
+    with pytest.raises(ValueError, match=r"policy: expected shape \(5, 6\), got \(4, 6\)"):
         call(*args, jnp.zeros((4, 6), int))
     with pytest.raises(TypeError, match="policy: expected integer actions .* dtype float32"):
         call(*args, jnp.zeros((5, 6), jnp.float32))
@@ -209,7 +207,7 @@ def test_rollout_and_sample_arms_accept_every_key_form(river):
     arms = rlhf.sample_arms(jax.random.key(5), env)
     np.testing.assert_array_equal(rlhf.sample_arms(5, env), arms)
     np.testing.assert_array_equal(rlhf.sample_arms(jax.random.PRNGKey(5), env), arms)
-    with pytest.raises(TypeError, match="seed_or_key: expected an int seed"):
+    with pytest.raises(TypeError, match="key: expected an int seed"):
         rlhf.sample_arms(1.5, env)
     with pytest.raises(TypeError, match="env: expected a DuelingBandit, got TabularMDP"):
         rlhf.sample_arms(0, river)

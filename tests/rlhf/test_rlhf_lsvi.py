@@ -82,7 +82,7 @@ def test_active_queries_fewer_than_episodes(bandit_logs):
 
 
 def test_bad_agent_constants():
-    with pytest.raises(ValueError, match="epsilon: expected a value in"):
+    with pytest.raises(ValueError, match="epsilon: expected non-negative values"):
         rlhf.PRLSVI(epsilon=-0.1)
     with pytest.raises(ValueError, match="scale: expected positive"):
         rlhf.PRLSVI(scale=0.0)
@@ -91,7 +91,7 @@ def test_bad_agent_constants():
 
 
 def test_bad_query_statistic_inputs():
-    with pytest.raises(ValueError, match="sigma_r: expected a value in"):
+    with pytest.raises(ValueError, match="sigma_r: expected non-negative values"):
         rlhf.query_statistic(np.ones(2), np.eye(2), -1.0)
     with pytest.raises(ValueError, match=r"design: expected shape \(2, 2\)"):
         rlhf.query_statistic(np.ones(2), np.eye(3), 1.0)

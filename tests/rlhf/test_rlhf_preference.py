@@ -154,9 +154,9 @@ def test_bad_labels_and_shapes():
     X = np.zeros((3, 2), np.float32)
     with pytest.raises(ValueError, match=r"labels: expected values in \{0, 1\}"):
         rlhf.fit_mle(X, np.array([0.0, 2.0, 1.0]))
-    with pytest.raises(ValueError, match=r"labels: expected shape \(3\)"):
+    with pytest.raises(ValueError, match=r"labels: expected shape \(3,\) to match diffs"):
         rlhf.fit_mle(X, np.zeros(2))
-    with pytest.raises(ValueError, match=r"theta: expected shape \(2\)"):
+    with pytest.raises(ValueError, match=r"theta: expected shape \(2,\) to match diffs"):
         rlhf.bt_log_likelihood(np.zeros(3), X, np.zeros(3))
 
 

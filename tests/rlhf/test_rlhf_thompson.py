@@ -66,7 +66,7 @@ def test_thompson_rejects_bandit():
 
 
 def test_bad_thompson_config():
-    with pytest.raises(ValueError, match="epsilon: expected a value in"):
+    with pytest.raises(ValueError, match="epsilon: expected non-negative values"):
         rlhf.ThompsonSampling(epsilon=-1.0)
     with pytest.raises(ValueError, match="reference: expected one of"):
         rlhf.ThompsonSampling(reference="older")

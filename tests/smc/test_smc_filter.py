@@ -96,7 +96,7 @@ def test_filter_bad_inputs(lg1):
         pf.bootstrap_filter(0, dead_m, theta, ys.at[4, 0].set(-200.0), n_particles=8)
     with pytest.raises(ValueError, match="method: expected one of"):
         pf.resample(0, jnp.zeros(3), 3, "residual")
-    with pytest.raises(ValueError, match="log_weights: all weights are zero"):
+    with pytest.raises(ValueError, match="log_weights: every weight is zero"):
         pf.resample(0, jnp.full(3, -jnp.inf), 3)
     with pytest.raises(ValueError, match="log_weights: expected an array of rank 1"):
         pf.ess(jnp.zeros((2, 2)))

@@ -196,7 +196,7 @@ def test_paris_bad_inputs(lg1):
         paris(0, nan_m, theta, ys.at[12, 0].set(200.0), h_sxx, n_particles=8)
     with pytest.raises(ValueError, match="paris: all particle weights are zero .* at time step 3"):
         paris(0, dead_m, theta, ys.at[3, 0].set(-200.0), h_sxx, n_particles=8)
-    with pytest.raises(ValueError, match=r"x_new: expected shape \(M, 1\)"):
+    with pytest.raises(ValueError, match=r"x_new: expected an array of rank 2, got shape \(4,\)"):
         backward_sample(
             0, model, theta, jnp.zeros((4, 1)), jnp.zeros(4), jnp.zeros(4), n_backward=1
         )

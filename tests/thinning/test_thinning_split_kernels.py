@@ -91,7 +91,7 @@ def test_split_kernel_bad_inputs():
         split_kernel(Gaussian(), "target", alpha=0.7, dim=2)
     with pytest.raises(ValueError, match="variant: expected one of 'target', .*, got 'foo'"):
         split_kernel(Gaussian(), "foo", alpha=None, dim=2)  # was a KT+ kernel, silently
-    with pytest.raises(TypeError, match=r"kernel: expected a callable k\(x, y\), got str"):
+    with pytest.raises(TypeError, match=r"kernel: expected a callable, got str"):
         split_kernel("gaussian", "target", alpha=None, dim=2)
     mix = SpectralMixture(jnp.ones(1), jnp.zeros((1, 2)), jnp.ones((1, 2)))
     with pytest.raises(ValueError, match="kernel: root/power/plus variants need"):
@@ -100,5 +100,5 @@ def test_split_kernel_bad_inputs():
         split_kernel(Gaussian(lengthscale=-2.0), "root", alpha=None, dim=2)
     with pytest.raises(ValueError, match="x: the median inter-point distance is zero"):
         default_kernel(np.ones((5, 2)))
-    with pytest.raises(ValueError, match="nu: expected a value in"):
+    with pytest.raises(ValueError, match="nu: expected positive values, got 0.0"):
         matern_correlation(0.0, jnp.ones(2))

@@ -253,7 +253,8 @@ def weighted_summary(
     check_log_weights(logw)
     if not np.all(np.isfinite(vals)):
         raise ValueError("values: expected finite values, got NaN or infinite entries")
-    levels = np.asarray(check_array(quantiles, "quantiles", ndim=(0, 1)), np.float64).reshape(-1)
+    check_array(quantiles, "quantiles", ndim=(0, 1), finite=False)  # types and rank only
+    levels = np.asarray(quantiles, dtype=np.float64).reshape(-1)  # float64 even without x64
     if levels.size == 0:
         raise ValueError("quantiles: expected at least one level, got none")
     if np.any((levels < 0) | (levels > 1)) or np.any(np.isnan(levels)):

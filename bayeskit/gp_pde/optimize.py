@@ -9,7 +9,7 @@ import optax
 
 from bayeskit.gp_pde import spectral as sp
 from bayeskit.gp_pde.inner import _inner
-from bayeskit.gp_pde.model import _loss
+from bayeskit.gp_pde.model import _loss, _loss_adjoint
 from bayeskit.gp_pde.state import _Accepted, _State
 
 REJECT_RISE = 1.0  # a profiled step raising L by more (nats) is retried at half the scale
@@ -52,7 +52,7 @@ def _adam_step(static, data, optimizer, state: _State) -> _State:
     tree = (state.values, state.params, state.log_tau, state.log_v)
 
     def loss(t):
-        return _loss(static, data, *t)
+        return _loss_adjoint(static, data, *t)
 
     grads = jax.grad(loss)(tree)
     updates, opt_state = optimizer.update(grads, state.opt_state, tree)

@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_callable",
+    "check_instance",
     "check_log_weights",
     "check_optimizer",
     "check_stochastic",
@@ -295,6 +296,20 @@ def check_bool(x: Any, name: str) -> bool:
     if not isinstance(x, bool | np.bool_):
         raise TypeError(f"{name}: expected a bool, got {type(x).__name__} {x!r}")
     return bool(x)
+
+
+def check_instance(x: Any, name: str, cls: type) -> Any:
+    """Return ``x`` if it is an instance of ``cls``.
+
+    Raises:
+        TypeError: naming the argument, also when ``x`` is the class itself (``FractionalSDE``
+            instead of ``FractionalSDE(...)``).
+    """
+    if isinstance(x, type):
+        raise TypeError(f"{name}: expected a {cls.__name__} instance, got the class {x.__name__}")
+    if not isinstance(x, cls):
+        raise TypeError(f"{name}: expected a {cls.__name__} instance, got {_describe(x)}")
+    return x
 
 
 def check_callable(x: Any, name: str) -> Any:

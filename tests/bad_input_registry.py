@@ -219,6 +219,11 @@ add(
 )
 add(v.check_callable, lambda: call(len, "arg"), x=Func(name="arg", extra=(int,)))
 add(
+    v.check_instance,
+    lambda: call(range(3), "arg", range),
+    x=Instance(name="arg", types=(range,), wrong=([0, 1, 2],)),
+)
+add(
     v.check_stochastic,
     lambda: call(np.full((2, 2), 0.5), "arg"),
     p=Arr(

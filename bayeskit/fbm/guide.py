@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.fbm.mafbm import ou_transition, stationary_sqrt
-from bayeskit.validate import check_array, check_indices, check_int, check_scalar
+from bayeskit.validate import check_array, check_indices, check_instance, check_int, check_scalar
 
 __all__ = ["Guide", "is_linear", "linear_guide"]
 
@@ -68,9 +68,9 @@ def is_linear(sde) -> bool:
     Raises:
         TypeError: if ``sde`` is not a :class:`~bayeskit.fbm.sde.FractionalSDE`.
     """
-    from bayeskit.fbm.sde import _check_sde
+    from bayeskit.fbm.sde import FractionalSDE
 
-    _check_sde(sde)
+    check_instance(sde, "sde", FractionalSDE)
     drift, diffusion = getattr(sde, "drift", None), getattr(sde, "diffusion", None)
     return hasattr(drift, "linear_rate") and hasattr(diffusion, "constant_scale")
 

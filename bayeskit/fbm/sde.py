@@ -35,7 +35,14 @@ from bayeskit.fbm.mafbm import (
     stationary_sqrt,
 )
 from bayeskit.random import as_key
-from bayeskit.validate import check_array, check_bool, check_callable, check_choice, check_int
+from bayeskit.validate import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_instance,
+    check_int,
+)
 
 __all__ = ["FractionalSDE", "Control", "SimResult", "simulate", "simulate_path"]
 
@@ -198,12 +205,6 @@ class Control(eqx.Module):
         return self.mlp(jnp.concatenate(feats))
 
 
-def _check_sde(sde) -> None:
-    if not isinstance(sde, FractionalSDE):
-        shown = f"the class {sde.__name__}" if isinstance(sde, type) else type(sde).__name__
-        raise TypeError(f"sde: expected a FractionalSDE instance, got {shown}")
-
-
 class SimResult(NamedTuple):
     """Simulated paths on the grid ``t_j = j dt``.
 
@@ -266,7 +267,7 @@ def simulate_path(
             guide with the euler scheme (values of traced arrays are not checked).
     """
     key = as_key(key, "key")
-    _check_sde(sde)
+    check_instance(sde, "sde", FractionalSDE)
     dt = check_positive_scalar(dt, "dt")
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     check_choice(scheme, "scheme", SCHEMES)
@@ -422,7 +423,7 @@ def simulate(
         ValueError: for ``dt <= 0``, non-finite ``x0``, bad sizes, shapes or ``scheme``.
     """
     key = as_key(key, "key")
-    _check_sde(sde)
+    check_instance(sde, "sde", FractionalSDE)
     check_choice(scheme, "scheme", SCHEMES)
     dt = check_positive_scalar(dt, "dt")
     n_steps = check_int(n_steps, "n_steps", minimum=1)

@@ -51,6 +51,7 @@ from bayeskit.validate import (
     check_array,
     check_choice,
     check_in_range,
+    check_instance,
     check_int,
     check_scalar,
     check_spd,
@@ -178,12 +179,6 @@ class PRLSVI(eqx.Module):
 
     def build_kernel(self, env, oracle_link="logistic"):
         return build_kernel(env, self, oracle_link)
-
-
-def _check_agent(agent, cls) -> None:
-    if isinstance(agent, type) or not isinstance(agent, cls):
-        shown = f"the class {agent.__name__}" if isinstance(agent, type) else type(agent).__name__
-        raise TypeError(f"agent: expected a {cls.__name__} instance, got {shown}")
 
 
 def _check_agent_budget_and_link(agent):
@@ -345,7 +340,7 @@ def init(key, env, agent: PRLSVI, episodes: int) -> PRLSVIState:
 
     key = as_key(key, "key")
     _check_env(env, kinds=(TabularMDP, DuelingBandit))
-    _check_agent(agent, PRLSVI)
+    check_instance(agent, "agent", PRLSVI)
     episodes = check_int(episodes, "episodes", minimum=1)
     d = env.dim
     dtype = env.theta.dtype
@@ -397,7 +392,7 @@ def build_kernel(env, agent: PRLSVI, oracle_link="logistic"):
     Reference: Wu & Sun 2024, Algorithm 1.
     """
     _check_env(env, kinds=(TabularMDP, DuelingBandit))
-    _check_agent(agent, PRLSVI)
+    check_instance(agent, "agent", PRLSVI)
     _check_link_kind(oracle_link, "oracle_link")
     link = oracle_link if agent.link is None else agent.link
     if isinstance(env, DuelingBandit):

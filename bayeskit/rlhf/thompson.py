@@ -42,7 +42,6 @@ from bayeskit.rlhf.lsvi import (
     QUERY_RULES,
     EpisodeInfo,
     _ask,
-    _check_agent,
     _check_agent_budget_and_link,
     _decide,
     _perturb,
@@ -54,6 +53,7 @@ from bayeskit.validate import (
     check_bool,
     check_choice,
     check_in_range,
+    check_instance,
     check_int,
     check_scalar,
     check_spd,
@@ -245,7 +245,7 @@ def init(key, env, agent: ThompsonSampling, episodes: int) -> ThompsonState:
     if isinstance(env, DuelingBandit):
         raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
     _check_env(env)
-    _check_agent(agent, ThompsonSampling)
+    check_instance(agent, "agent", ThompsonSampling)
     episodes = check_int(episodes, "episodes", minimum=1)
     S, A, d = env.features.shape
     dtype = env.theta.dtype
@@ -287,7 +287,7 @@ def build_kernel(env, agent: ThompsonSampling, oracle_link="logistic"):
     if isinstance(env, DuelingBandit):
         raise TypeError("env: ThompsonSampling needs a TabularMDP, got a DuelingBandit")
     _check_env(env)
-    _check_agent(agent, ThompsonSampling)
+    check_instance(agent, "agent", ThompsonSampling)
     _check_link_kind(oracle_link, "oracle_link")
     link = oracle_link if agent.link is None else agent.link
     vstar = _policy_value(env, _plan(env).policy)

@@ -28,30 +28,65 @@ def workloads() -> dict[str, np.ndarray]:
     x = np.random.default_rng(0).standard_normal((4**5, 2))
     coreset = thinning.compresspp(3, x, Gaussian(lengthscale=2.0), g=2, mesh=mesh)
     estimates, paths = _ppg_chains(2, mesh)
-    return {"sum": total, "compresspp": coreset, "ppg_estimates": estimates, "ppg_paths": paths}
+    return {
+        "sum": total,
+        "compresspp": coreset,
+        "ppg_estimates": estimates,
+        "ppg_paths": paths,
+        "paris_estimates": _paris_replications(4, mesh),
+        "rlhf_regret": _rlhf_seeds(5, mesh),
+        "fbm_elbo": _fbm_elbo(6, mesh),
+    }
 
 
 def _ppg_chains(key, mesh, n_chains=4, n=8, n_iter=4):
-    """PPG chains on the smc benchmark's LGSSM, one per device, through ``parallel.replicate``:
-    ``smc.ppg(..., n_chains=, mesh=)`` reads its fault flags from an array that spans both
-    processes, which fails there (December 2026), so the chains are built from its parts."""
+    """PPG chains on the smc benchmark's LGSSM through ``smc.ppg(..., n_chains=, mesh=)``."""
     from bayeskit import smc
     from bayeskit.smc.benchmark import h_sxx, lgssm_1d
-    from bayeskit.smc.paris import default_max_trials, flat_functional
-    from bayeskit.smc.ppg import initial_path, ppg_iterations
 
     model, theta = lgssm_1d()
     _, ys = smc.simulate(1, model, theta, 10)
-    h_flat, _, _ = flat_functional(h_sxx, model, theta, ys)
-    args = (model, theta, ys, h_flat, theta, n, 2, "hybrid", default_max_trials(n))
+    result = smc.ppg(
+        key, model, theta, ys, h_sxx, n_particles=n, burn_in=0, iterations=n_iter, n_chains=n_chains,
+        mesh=mesh, progress=False,
+    )  # fmt: skip
+    return result.estimates, result.paths
 
-    def chain(k):
-        k_init, k_run = jax.random.split(k)
-        path, _ = initial_path(k_init, *args)
-        estimates, paths, _, _ = ppg_iterations(k_run, *args, n_iter, path)
-        return estimates, paths
 
-    return parallel.replicate(chain, key, n_chains, mesh=mesh, batch_size=1)
+def _paris_replications(key, mesh, n_replications=4, n=8):
+    """PaRIS replications on the smc benchmark's LGSSM through ``smc.paris(..., mesh=)``."""
+    from bayeskit import smc
+    from bayeskit.smc.benchmark import h_sxx, lgssm_1d
+
+    model, theta = lgssm_1d()
+    _, ys = smc.simulate(1, model, theta, 10)
+    result = smc.paris(
+        key, model, theta, ys, h_sxx, n_particles=n, n_replications=n_replications, mesh=mesh,
+        progress=False,
+    )  # fmt: skip
+    return result.estimate
+
+
+def _rlhf_seeds(key, mesh, seeds=4, episodes=6):
+    """Regret curves of ``rlhf.run(..., seeds=, mesh=)`` on a small dueling bandit."""
+    from bayeskit import rlhf
+
+    env = rlhf.dueling_bandit(0, 3, 4)
+    agent = rlhf.PRLSVI(sigma_r=0.5, sigma_p=0.0, epsilon=0.05)
+    log = rlhf.run(key, env, agent, episodes, scale=3.0, seeds=seeds, mesh=mesh, progress=False)
+    return log.regret
+
+
+def _fbm_elbo(key, mesh, n_paths=8):
+    """Per-sequence ELBO terms of ``fbm.elbo(..., mesh=)`` (the paths split across devices)."""
+    from bayeskit import fbm
+    from bayeskit.fbm.exact import sample_fou
+    from bayeskit.fbm.models import fractional_ou
+
+    times, values = sample_fou(0, 0.3, 1.0, 0.5, n_obs=4, obs_dt=0.1, n_paths=n_paths)
+    model = fractional_ou(0, hurst=0.5, obs_std=0.05, horizon=0.5, num_speeds=3)
+    data = fbm.Observations(times, values[:, :, None])
+    return fbm.elbo(key, model, data, dt=0.05, mesh=mesh)[0]
 
 
 def main(process_id: int, port: int, out: str) -> None:

@@ -66,8 +66,14 @@ def _run_job(tmp_path: Path) -> list[dict[str, np.ndarray]]:
 def both(tmp_path_factory):
     """(what each of the two processes computed, the same workloads in this one process)."""
     results = _run_job(tmp_path_factory.mktemp("distributed"))
-    with jax.enable_x64(True):
+    # x64 as the workers set it (globally: fbm's host callbacks run on another thread, which
+    # does not see the thread-local jax.enable_x64 context)
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
         single = parallel.gather(workloads())
+    finally:
+        jax.config.update("jax_enable_x64", before)
     return results, single
 
 
@@ -76,8 +82,19 @@ def test_two_processes_see_four_devices(both):
     assert [int(r["device_count"]) for r in results] == [4, 4]
 
 
-@pytest.mark.parametrize("name", ["sum", "compresspp", "ppg_estimates", "ppg_paths"])
+@pytest.mark.parametrize(
+    "name",
+    ["sum", "compresspp", "ppg_estimates", "ppg_paths", "paris_estimates", "rlhf_regret"],
+)
 def test_sharded_result_matches_one_process(both, name):
     results, single = both
     for r in results:
         np.testing.assert_array_equal(r[name], single[name])
+
+
+def test_sharded_fbm_elbo_matches_one_process(both):
+    results, single = both
+    for r in results:
+        # float32: each of the 4 devices vmaps 2 paths instead of 8, which rounds differently
+        # (measured 2e-6 in tests/test_multidevice.py)
+        np.testing.assert_allclose(r["fbm_elbo"], single["fbm_elbo"], rtol=1e-5)

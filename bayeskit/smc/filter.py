@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayeskit.parallel import gather
 from bayeskit.random import as_key
 from bayeskit.smc.models import StateSpaceModel, check_model_theta
 from bayeskit.validate import check_array, check_choice, check_int, check_log_weights
@@ -137,7 +138,11 @@ def weight_faults(faults: Faults, t: Any, log_weights: jax.Array) -> Faults:
 
 def raise_faults(faults: Faults, where: str, check_bound: bool = True) -> None:
     """Raise a ``ValueError`` naming the first faulty time step (over any batch axes); with
-    ``check_bound=False`` a transition density above ``trans_log_bound`` is not an error."""
+    ``check_bound=False`` a transition density above ``trans_log_bound`` is not an error.
+
+    Flags sharded across processes (chains on a multi-process mesh) are gathered first, so
+    every process raises the same error."""
+    faults = gather(faults)
     checks = [
         ("nan_step", "a model log-density returned NaN"),
         ("dead_step", "all particle weights are zero (every log-weight is -inf)"),
@@ -152,10 +157,10 @@ def raise_faults(faults: Faults, where: str, check_bound: bool = True) -> None:
             )
         )
     for field, what in checks:
-        steps = jnp.asarray(getattr(faults, field))
+        steps = getattr(faults, field)
         bad = steps[steps >= 0]
         if bad.size:
-            raise ValueError(f"{where}: {what} at time step {int(jnp.min(bad))}")
+            raise ValueError(f"{where}: {what} at time step {int(bad.min())}")
 
 
 def validate_common(

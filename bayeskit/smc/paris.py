@@ -22,12 +22,11 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from bayeskit import parallel
 from bayeskit._progress import advance, device_bar, show_progress
-from bayeskit.parallel import _check_mesh
+from bayeskit.parallel import _check_mesh, gather
 from bayeskit.random import as_key
 from bayeskit.smc import filter as pf
 from bayeskit.smc.models import StateSpaceModel, check_model_theta
@@ -727,11 +726,12 @@ def paris(
             out = _paris_jit(key, model, theta, ys, h_flat, n, nb, sampler, max_trials, method, bar)
             jax.block_until_ready(out)
     pf.raise_faults(out.faults, "paris", check_bound=False)
-    bound_steps = np.asarray(out.faults.bound_step)
+    # gathered: replications on a multi-process mesh span processes
+    bound_steps, bound_excess = gather((out.faults.bound_step, out.bound_excess))
     bound_steps = bound_steps[bound_steps >= 0]  # over replications, if any
     if check_bound and bound_steps.size:
         raise ValueError(
-            f"paris: {_BOUND_MSG} by {float(jnp.max(out.bound_excess)):.3g} nats (first at time "
+            f"paris: {_BOUND_MSG} by {float(bound_excess.max()):.3g} nats (first at time "
             f"step {int(bound_steps.min())}): the accept-reject draws are biased; raise "
             "model.trans_log_bound, use sampler='exact' or pass check_bound=False"
         )

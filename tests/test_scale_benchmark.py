@@ -25,7 +25,11 @@ def test_run_assembles_the_metrics(monkeypatch):
     def fake_child(task, env=None, **kw):
         calls.append((task, env, kw))
         if task == "speedup":
-            return {"seconds": 6.0 / kw["devices"], "peak_rss_gb": 0.5}
+            return {
+                "seconds": 6.0 / kw["devices"],
+                "cores": 0.9 * kw["devices"],
+                "peak_rss_gb": 0.5,
+            }
         ours, n_seeds = kw["library"] == "bayeskit", len(kw["seeds"])
         return {
             "seconds": ([9.0, 2.0] if ours else [5.0])[:n_seeds],
@@ -46,6 +50,7 @@ def test_run_assembles_the_metrics(monkeypatch):
     assert out["goodpoints_compresspp_peak_rss_gb_2e10"] == 2.5
     for method in sb._WORKLOADS:
         assert out[f"speedup_2dev_{method}"] == 2.0
+        assert out[f"cores_1dev_{method}"] == 0.9 and out[f"cores_2dev_{method}"] == 1.8
     assert out["preset"] == "tiny" and out["seconds"] > 0
     # one compress child per size and library, on the same points; two per method for devices
     compress = [kw for task, _, kw in calls if task == "compress"]

@@ -82,7 +82,7 @@ def test_bench_help_lists_presets_with_measured_durations(capsys):
         listed[method, words[0]] = " ".join(words[1:])
     extra = [(m, p) for m, (_, presets) in cli.EXTRA_BENCHMARKS.items() for p in presets]
     assert list(listed) == [(m, p) for m in cli.METHODS for p in cli.PRESETS] + extra
-    assert listed["gp_pde", "quick"] == "221 s docs/gp_pde_measurements.md"
+    assert listed["gp_pde", "quick"].endswith(" s docs/gp_pde_measurements.md")
     assert listed["thinning", "quick"] == "not measured"
     for (method, preset), (took, source) in cli.MEASURED.items():
         assert listed[method, preset] == f"{took} {source}"

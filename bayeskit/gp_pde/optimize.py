@@ -3,6 +3,8 @@ its default optimizer, the paper's joint Adam step, their initial state and jitt
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -60,6 +62,7 @@ def _adam_step(static, data, optimizer, state: _State) -> _State:
     return _State(u, params, log_tau, log_v, opt_state, state.inner_residual)
 
 
+@functools.lru_cache(maxsize=16)  # one object per setting, so that the chunks below are reused
 def _profile_optimizer(steps: int, freq_peak: float = 0.01) -> optax.GradientTransformation:
     """The default optimizer of ``method="profile"``: Adam on ``(params, log_tau, log_v)`` with
     step sizes decaying on a cosine schedule to 1% over ``steps``.
@@ -96,6 +99,16 @@ def _opt_target(method, state: _State):
 
 
 def _make_chunk(static, method, optimizer, length):
+    """The jitted chunk of ``length`` steps, compiled once per configuration and process: a
+    later ``solve`` with the same static configuration, method, optimizer object and chunk
+    length reuses it (an unhashable optimizer gets a chunk of its own)."""
+    try:
+        return _cached_chunk(static, method, optimizer, length)
+    except TypeError:  # lru_cache could not hash the optimizer
+        return _build_chunk(static, method, optimizer, length)
+
+
+def _build_chunk(static, method, optimizer, length):
     step = _profile_step if method == "profile" else _adam_step
 
     @jax.jit
@@ -110,6 +123,9 @@ def _make_chunk(static, method, optimizer, length):
         return state, loss
 
     return chunk
+
+
+_cached_chunk = functools.lru_cache(maxsize=32)(_build_chunk)
 
 
 def _initial_state(grid, params, optimizer, method) -> _State:

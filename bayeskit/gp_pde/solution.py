@@ -3,6 +3,8 @@ the learned spectrum and the hand-off to ArviZ."""
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -27,6 +29,7 @@ def _cross(kind, params, axes, xs, orders):
     ]
 
 
+@functools.partial(jax.jit, static_argnums=(0, 5))  # compiled once per kernel, orders and shapes
 def _predict_points(kind, params, axes, alpha, x, orders):
     """``sum_M prod_j d^{r_j} k_j(x_ij, M_j) alpha[M]`` for scattered ``x`` (n, d): O(n N)."""
     mats = _cross(kind, params, axes, [x[:, j] for j in range(x.shape[1])], orders)

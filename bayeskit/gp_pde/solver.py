@@ -32,6 +32,7 @@ alone.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -67,6 +68,7 @@ from bayeskit.validate import (
 __all__ = ["solve", "METHODS"]
 
 METHODS = ("profile", "adam")
+_PAPER_ADAM = optax.adam(1e-2)  # one object, so that its compiled chunks are reused
 INNER_WARN = 1e-2  # a last inner solve with a larger relative residual is warned about
 # a larger relative misfit between the interpolant and U is warned about: above the 9.9e-5 of a
 # well-solved case at 3 points per period (test sol_sin25, error 1.3e-5)
@@ -105,23 +107,19 @@ def _run(
     truth = ref.exact_values(axes_test) if axes_test is not None else None
 
     grid_axes = problem.axes()
-
-    @jax.jit
-    def _error(params, values):
-        factor, _ = _factors(static, params)
-        pred = _predict_grid(kernel, params, grid_axes, kr.kron_solve(factor, values), axes_test)
-        if offset_test is not None:
-            pred = pred + offset_test
-        return jnp.linalg.norm(pred - truth) / jnp.linalg.norm(truth)
+    offset = 0.0 if offset_test is None else offset_test
 
     def error(state):
         state = _reported(state)
-        return math.nan if truth is None else float(_error(state.params, state.values))
+        if truth is None:
+            return math.nan
+        args = (state.params, state.values, grid_axes, axes_test, truth, offset)
+        return float(_rel_error(static, kernel, *args))
 
     n_chunks, rem = divmod(steps, log_every)
     chunks = [log_every] * n_chunks + ([rem] if rem else [])
     compiled = {n: _make_chunk(static, method, optimizer, n) for n in set(chunks)}
-    loss0 = float(_loss(static, data, state.values, params, state.log_tau, state.log_v))
+    loss0 = float(_loss_jit(static, data, state.values, params, state.log_tau, state.log_v))
     steps_log, losses, errors = [0], [loss0], [error(state)]
     bar = progress_bar(steps, f"gp_pde {problem.name}", progress)
     done = 0
@@ -152,9 +150,8 @@ def _run(
         )
     rejected = 0 if state.accepted is None else int(state.accepted.rejected)
     state = _reported(state)
-    factor, _ = _factors(static, state.params)
-    alpha = kr.kron_solve(factor, state.values)
-    misfit = _jitter_misfit(kernel, state.params, grid_axes, alpha, state.values)
+    alpha, misfit = _alpha_and_misfit(static, kernel, state.params, state.values, grid_axes)
+    misfit = float(misfit)
     if misfit > JITTER_WARN:
         warnings.warn(
             f"solve: on {problem.name!r} the interpolant misses the grid values by {misfit:.2g} "
@@ -179,12 +176,30 @@ def _run(
     )
 
 
-def _jitter_misfit(kernel, params, axes, alpha, values) -> float:
-    """``|U - m(nodes)| / |U|``: the relative distance between the grid values ``U`` and the
-    interpolant ``m = k(x, M) alpha`` (``alpha = K^{-1} U``, ``K`` with jitter) at the nodes,
+# Jitted once per static configuration (not per solve): run eagerly, these few lines compiled
+# some 100 one-operation programs per solve, several seconds before and after the steps.
+_loss_jit = jax.jit(_loss, static_argnums=0)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _rel_error(static, kernel, params, values, grid_axes, axes_test, truth, offset):
+    """Relative L2 error on the test grid of the interpolant of ``values`` (plus ``offset``, the
+    first GP's prediction when this is the extra GP)."""
+    factor, _ = _factors(static, params)
+    alpha = kr.kron_solve(factor, values)
+    pred = _predict_grid(kernel, params, grid_axes, alpha, axes_test) + offset
+    return jnp.linalg.norm(pred - truth) / jnp.linalg.norm(truth)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _alpha_and_misfit(static, kernel, params, values, grid_axes):
+    """``alpha = K^{-1} vec(U)`` and ``|U - m(nodes)| / |U|``: the relative distance between the
+    grid values ``U`` and the interpolant ``m = k(x, M) alpha`` (``K`` with jitter) at the nodes,
     which the jitter alone makes nonzero."""
-    gap = values - _predict_grid(kernel, params, axes, alpha, axes)
-    return float(jnp.linalg.norm(gap) / jnp.maximum(jnp.linalg.norm(values), 1e-300))
+    factor, _ = _factors(static, params)
+    alpha = kr.kron_solve(factor, values)
+    gap = values - _predict_grid(kernel, params, grid_axes, alpha, grid_axes)
+    return alpha, jnp.linalg.norm(gap) / jnp.maximum(jnp.linalg.norm(values), 1e-300)
 
 
 def solve(
@@ -320,9 +335,9 @@ def solve(
         if jitter is None:
             jitter = df.default_jitter(problem, freq_scale)
         if optimizer is None and method == "profile":
-            optimizer = _profile_optimizer(steps, df.freq_step(freq_scale))
+            optimizer = _profile_optimizer(steps, float(df.freq_step(freq_scale)))
         elif optimizer is None:
-            optimizer = optax.adam(1e-2)
+            optimizer = _PAPER_ADAM
         common = dict(
             method=method,
             progress=progress,

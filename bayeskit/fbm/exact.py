@@ -548,6 +548,17 @@ class FouMLE(NamedTuple):
     obs_noise: float
 
 
+def _neg_fou_loglik(u, values, grid, noise):
+    """Minus the mean exact fOU log-likelihood at ``(sigmoid u0, e^u1, e^u2)`` and ``noise``."""
+    params = (jax.nn.sigmoid(u[0]), jnp.exp(u[1]), jnp.exp(u[2]))
+    return -_fou_loglik(params, values, grid, noise) / values.size
+
+
+def _neg_fou_loglik_noise(u, values, grid):
+    """``_neg_fou_loglik`` with the noise sd learned too, ``e^u3``."""
+    return _neg_fou_loglik(u[:3], values, grid, jnp.exp(u[3]))
+
+
 def fou_mle(
     values,
     *,
@@ -598,12 +609,10 @@ def fou_mle(
         u0.append(np.log(0.1 * d))
         bounds.append((np.log(1e-6 * d), np.log(10.0 * d)))
 
-    def neg(u, values, grid):
-        params = (jax.nn.sigmoid(u[0]), jnp.exp(u[1]), jnp.exp(u[2]))
-        noise = jnp.exp(u[3]) if estimate_noise else obs_noise
-        return -_fou_loglik(params, values, grid, noise) / values.size
-
-    res = minimize_float64(neg, u0, bounds, values, grid)
+    if estimate_noise:
+        res = minimize_float64(_neg_fou_loglik_noise, u0, bounds, values, grid)
+    else:
+        res = minimize_float64(_neg_fou_loglik, u0, bounds, values, grid, obs_noise)
     u = res.x
     hurst, theta, sigma = fou_estimates(u)
     return FouMLE(

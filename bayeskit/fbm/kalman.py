@@ -218,6 +218,18 @@ def _loglik_fn(kind, gammas, horizon, standardize, doublings):
 
 
 @functools.cache
+def _neg_loglik(loglik):
+    """``u -> -mean log-likelihood`` at ``(H, theta, sigma) = (sigmoid u0, e^u1, e^u2)``, one
+    function per ``_loglik_fn`` (so that ``minimize_float64`` compiles it once)."""
+
+    def neg(u, times, values, obs_std, x0):
+        params = (jax.nn.sigmoid(u[0]), jnp.exp(u[1]), jnp.exp(u[2]))
+        return -jnp.sum(loglik(params, times, values, obs_std, x0)) / values.size
+
+    return neg
+
+
+@functools.cache
 def _smoother_fn(kind, gammas, horizon, standardize, doublings):
     def smoother(params, times, values, obs_std, x0):
         def one(v):
@@ -481,13 +493,8 @@ def mafbm_mle(
     obs_std, g, horizon, standardize, x0 = _check_model(
         obs_std, gammas, kind, horizon, standardize, x0, t[-1]
     )
-    fn = _loglik_fn(kind, g, horizon, standardize, _doublings(t, g))
-
-    def neg(u, times, values):
-        params = (jax.nn.sigmoid(u[0]), jnp.exp(u[1]), jnp.exp(u[2]))
-        return -jnp.sum(fn(params, times, values, obs_std, x0)) / values.size
-
-    res = minimize_float64(neg, u0, FOU_BOUNDS, t, v)
+    neg = _neg_loglik(_loglik_fn(kind, g, horizon, standardize, _doublings(t, g)))
+    res = minimize_float64(neg, u0, FOU_BOUNDS, t, v, obs_std, x0)
     hurst, theta, sigma = fou_estimates(res.x)
     return MAfBMMLE(
         hurst=hurst,

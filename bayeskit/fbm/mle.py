@@ -5,6 +5,7 @@ with the objective's value and gradient from JAX in float64.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
@@ -37,10 +38,18 @@ def fou_estimates(u) -> tuple[float, float, float]:
     return float(1.0 / (1.0 + np.exp(-u[0]))), float(np.exp(u[1])), float(np.exp(u[2]))
 
 
+@functools.lru_cache(maxsize=64)
+def _value_and_grad(neg: Callable) -> Callable:
+    return jax.jit(jax.value_and_grad(neg))
+
+
 def minimize_float64(neg: Callable, u0, bounds, *args) -> scipy.optimize.OptimizeResult:
-    """L-BFGS-B on ``neg(u, *args)``, a JAX function evaluated and differentiated in float64."""
+    """L-BFGS-B on ``neg(u, *args)``, a JAX function evaluated and differentiated in float64.
+
+    ``neg`` is compiled once per function object: pass the data through ``args`` and keep
+    ``neg`` one object per model structure, so that a second fit reuses the compilation."""
     with jax.enable_x64(True):
-        value_and_grad = jax.jit(jax.value_and_grad(neg))
+        value_and_grad = _value_and_grad(neg)
         args = jax.tree.map(jnp.asarray, args)
 
         def wrapped(u):

@@ -429,6 +429,9 @@ def _sample_all(key, model, values, ctx, dt, n_steps, n, scheme, obs_index):
     return jax.vmap(one, in_axes=(0, 0, axes))(keys, jnp.repeat(ctx, n, axis=0), guide)
 
 
+_DEFAULT_OPTIMIZER = optax.adam(1e-3)  # one object, so that fits with the default share a compile
+
+
 @functools.lru_cache(maxsize=8)
 def _make_step(optimizer, dt, n_steps, batch_size, scheme, obs_index, mesh=None):
     """The jitted training step (cached so that repeated ``fit`` calls reuse the compile)."""
@@ -512,7 +515,7 @@ def fit(
     check_choice(scheme, "scheme", SCHEMES)
     show = show_progress(progress)
     _check_problem(model, data, dt, batch_size, scheme)
-    optimizer = optax.adam(1e-3) if optimizer is None else check_optimizer(optimizer)
+    optimizer = _DEFAULT_OPTIMIZER if optimizer is None else check_optimizer(optimizer)
     mesh = None if mesh is None else _check_mesh(mesh)
     values, ctx, left, frac, dt, n_steps, obs_index = _prepare(model, data, dt, scheme)
     step = _make_step(optimizer, dt, n_steps, int(batch_size), scheme, obs_index, mesh)

@@ -24,7 +24,9 @@ ENV = "BAYESKIT_PROGRESS"
 
 
 def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
+    ipython = sys.modules.get("IPython")
+    shell = None if ipython is None else ipython.get_ipython()
+    if getattr(shell, "kernel", None) is not None:  # running in a Jupyter kernel
         return True
     try:
         return sys.stderr.isatty()

@@ -24,6 +24,13 @@ def test_default_follows_environment(monkeypatch):
         show_progress("on")
 
 
+def test_an_imported_ipykernel_is_not_a_running_kernel(monkeypatch):
+    # the notebook tests import ipykernel into the same pytest worker; only a kernel's shell counts
+    pytest.importorskip("ipykernel")
+    monkeypatch.delenv(ENV, raising=False)
+    assert show_progress(None) is False
+
+
 def _x(t, x_prev, x, y, theta):
     return x
 

@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# One XLA CPU thread per process (jaxlib sizes its CPU thread pool from PJRT_NPROC, default one
+# thread per core): the pytest workers already fill the cores, and a pool of that size in every
+# worker and notebook kernel only makes them contend.
+TEST_ENV := PJRT_NPROC=1
 # uv itself, pinned, in a small venv of its own (python3 -m venv + pip: nothing installed by hand).
 UV_VERSION := 0.13.9
 UV_DIR := .uv
@@ -34,7 +38,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 unit: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=15 -m "not multidevice and not docs and not distributed"
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15 -m "not multidevice and not docs and not distributed"
 
 # The docs site, strict, after `unit`: it renders the notebooks that `unit` executed into
 # build/notebooks/ (tools/nbrun.py) instead of executing them again.
@@ -42,7 +46,7 @@ docs-check: setup
 	$(BIN)/python -m pytest -m docs -p no:cacheprovider
 
 multidevice: setup
-	XLA_FLAGS=--xla_force_host_platform_device_count=4 $(BIN)/python -m pytest -m multidevice -p no:cacheprovider
+	$(TEST_ENV) XLA_FLAGS=--xla_force_host_platform_device_count=4 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m multidevice -p no:cacheprovider
 
 # Two jax.distributed processes of two CPU devices each on loopback (the test starts them itself).
 distributed: setup

@@ -13,8 +13,10 @@ and ``XLA_FLAGS`` is set before JAX starts.
   closed form (:func:`bayeskit.thinning.mmd_to_normal`); ours is the mean over its two seeds.
   The ratio moves with the data and seeds: 0.99 and 1.10 in two runs (docs/parallel.md).
 - Devices: the same work with ``--xla_force_host_platform_device_count=K`` for K = 1 and 2, and
-  ``--xla_cpu_multi_thread_eigen=false`` so that a device computes on one thread; the second
-  (compiled) call is timed, and ``speedup_2dev_<method>`` is its 1-device over 2-device time.
+  ``--xla_cpu_multi_thread_eigen=false`` and ``PJRT_NPROC=1`` so that a device computes on one
+  thread (the flag alone leaves XLA's CPU thread pool at one thread per core: one device of a
+  Compress++ level used 1.76 cores; ``PJRT_NPROC`` sizes that pool); the second (compiled)
+  call is timed, and ``speedup_2dev_<method>`` is its 1-device over 2-device time.
 
 Presets: ``quick`` (the sizes above); ``tiny`` (n = 2^12 and 2^10, small workloads: a check of
 the machinery, its keys carry its own sizes).
@@ -194,7 +196,7 @@ def _speedups(size: str) -> dict[str, float]:
         res = {}
         for k in (1, 2):
             flags = f"--xla_force_host_platform_device_count={k} --xla_cpu_multi_thread_eigen=false"
-            env = {"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+            env = {"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu", "PJRT_NPROC": "1"}
             res[k] = _child("speedup", env, method=method, size=size, devices=k)
         for k in (1, 2):
             out[f"seconds_{k}dev_{method}"] = res[k]["seconds"]

@@ -6,10 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
-# One XLA CPU thread per process (jaxlib sizes its CPU thread pool from PJRT_NPROC, default one
-# thread per core): the pytest workers already fill the cores. Measured only together with the
-# other changes of 2026-12-03 (unit 1274 s -> 1188 s); tests/gp_pde alone may be slower with it.
-TEST_ENV := PJRT_NPROC=1
+# One compute thread per process: the pytest workers (and the notebook kernels they start) already
+# fill the cores. jaxlib sizes its CPU thread pool from PJRT_NPROC (default: one thread per core),
+# and XLA's CPU LAPACK calls (Cholesky, triangular solves) run in scipy's OpenBLAS, whose idle
+# threads spin: with its default of one thread per core in every process, a gp_pde test that
+# takes 22 s alone took 51 s beside one other test process, 28 s with OPENBLAS_NUM_THREADS=1.
+TEST_ENV := PJRT_NPROC=1 OPENBLAS_NUM_THREADS=1
 # uv itself, pinned, in a small venv of its own (python3 -m venv + pip: nothing installed by hand).
 UV_VERSION := 0.13.9
 UV_DIR := .uv

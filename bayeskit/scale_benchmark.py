@@ -13,10 +13,12 @@ and ``XLA_FLAGS`` is set before JAX starts.
   closed form (:func:`bayeskit.thinning.mmd_to_normal`); ours is the mean over its two seeds.
   The ratio moves with the data and seeds: 0.99 and 1.10 in two runs (docs/parallel.md).
 - Devices: the same work with ``--xla_force_host_platform_device_count=K`` for K = 1 and 2, and
-  ``--xla_cpu_multi_thread_eigen=false`` and ``PJRT_NPROC=1`` so that a device computes on one
-  thread (the flag alone leaves XLA's CPU thread pool at one thread per core: one device of a
-  Compress++ level used 1.76 cores; ``PJRT_NPROC`` sizes that pool); the second (compiled)
-  call is timed, and ``speedup_2dev_<method>`` is its 1-device over 2-device time.
+  ``--xla_cpu_multi_thread_eigen=false``, ``PJRT_NPROC=1`` and ``OPENBLAS_NUM_THREADS=1`` so
+  that a device computes on one thread (the flag alone leaves XLA's CPU thread pool at one
+  thread per core: one device of a Compress++ level used 1.76 cores; ``PJRT_NPROC`` sizes that
+  pool, and XLA's CPU LAPACK calls run in scipy's OpenBLAS); after a first call that compiles,
+  three calls are timed and ``speedup_2dev_<method>`` is the ratio of their medians, 1 device
+  over 2 (single calls of the thinning workload varied by 25% between runs).
 
 Presets: ``quick`` (the sizes above); ``tiny`` (n = 2^12 and 2^10, small workloads: a check of
 the machinery, its keys carry its own sizes).
@@ -162,11 +164,13 @@ def _task_speedup(method: str, size: str, devices: int) -> dict[str, float]:
         raise RuntimeError(f"expected {devices} forced CPU devices, got {jax.devices()}")
     call = _WORKLOADS[method](size)
     jax.block_until_ready(call())  # compiles
-    cpu0, start = _cpu_seconds(), time.perf_counter()
-    jax.block_until_ready(call())
-    seconds = time.perf_counter() - start
+    cpu0, walls = _cpu_seconds(), []
+    for _ in range(3):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        walls.append(time.perf_counter() - start)
     # cores in use: above 1 on one device means XLA already spread the work over both cores
-    return {"seconds": seconds, "cores": (_cpu_seconds() - cpu0) / seconds}
+    return {"seconds": float(np.median(walls)), "cores": (_cpu_seconds() - cpu0) / sum(walls)}
 
 
 def _cpu_seconds() -> float:
@@ -196,7 +200,12 @@ def _speedups(size: str) -> dict[str, float]:
         res = {}
         for k in (1, 2):
             flags = f"--xla_force_host_platform_device_count={k} --xla_cpu_multi_thread_eigen=false"
-            env = {"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu", "PJRT_NPROC": "1"}
+            env = {
+                "XLA_FLAGS": flags,
+                "JAX_PLATFORMS": "cpu",
+                "PJRT_NPROC": "1",
+                "OPENBLAS_NUM_THREADS": "1",
+            }
             res[k] = _child("speedup", env, method=method, size=size, devices=k)
         for k in (1, 2):
             out[f"seconds_{k}dev_{method}"] = res[k]["seconds"]
@@ -220,9 +229,10 @@ def run(preset: str = "quick", key: Any = 0) -> dict[str, Any]:
         ``speedup_vs_goodpoints_2eP``, ``mmd_compresspp_2eP`` (MMD to N(0, I_2), mean of two
         seeds) and ``mmd_goodpoints_2eP`` (one seed),
         ``mmd_ratio_vs_goodpoints_2eP``, the peak RSS of both at 2eP; for each method with a
-        sharded workload ``seconds_1dev_<m>``, ``seconds_2dev_<m>``, ``speedup_2dev_<m>`` and
-        ``cores_1dev_<m>``, ``cores_2dev_<m>`` (CPU seconds over wall seconds of the timed
-        call: above 1 on one device, XLA already runs that work on several cores); and
+        sharded workload ``seconds_1dev_<m>``, ``seconds_2dev_<m>`` (medians of three timed
+        calls), ``speedup_2dev_<m>`` and ``cores_1dev_<m>``, ``cores_2dev_<m>`` (CPU seconds
+        over wall seconds of the timed calls: above 1 on one device, XLA already runs that work
+        on several cores); and
         ``preset``, ``seconds``.
 
     Raises:

@@ -103,6 +103,29 @@ def test_compresspp_buckets_on_four_devices_equal_one_device(n, g, block_size, e
     assert abs(mmd(x, idx=one) - mmd(x, idx=four)) < 0.5 * mmd(x, idx=one)
 
 
+# One halving (Compress++'s top level, its final KT) with its kernel rows split across devices:
+# each device computes its rows by the same code and every minimum is the first one, so the
+# coreset is the one-device coreset index for index, also when the rows do not split evenly
+# (three devices; compresspp on four is tested above).
+@pytest.mark.parametrize("devices", [2, 3])
+@pytest.mark.parametrize("n, m, unique, block_size", [(3001, 3, True, 100), (2048, 4, False, 64)])
+def test_streamed_kt_with_rows_across_devices_equals_one_device(devices, n, m, unique, block_size):
+    from bayeskit.thinning.compress import _on_every_device
+    from bayeskit.thinning.kt import _thin_core
+
+    _mesh()
+    x = jax.random.normal(jax.random.key(n), (n, 2))
+    kernel = Matern52(lengthscale=1.0)
+
+    def kt(key, pts, axis=None):
+        return _thin_core(key, pts, kernel, None, m, 0.5, True, unique, block_size, axis)
+
+    mesh = parallel.device_mesh(jax.devices()[:devices])
+    one = jax.jit(kt)(jax.random.key(1), x)
+    split = jax.jit(lambda k, pts: _on_every_device(kt, mesh, k, pts))(jax.random.key(1), x)
+    np.testing.assert_array_equal(split, one)
+
+
 # -------------------------------------------------------- smc: PPG chains, PaRIS replications
 def _lgssm():
     model = linear_gaussian(1)

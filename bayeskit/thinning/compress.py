@@ -41,6 +41,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 
 from bayeskit import parallel
 from bayeskit.parallel import _check_mesh
@@ -69,21 +70,35 @@ _PANEL_ROWS = 128
 _DEFAULT_BLOCK = 1024
 
 
-def _halve_sym(key, x, idx, split_k, swap_k, delta, block_size):
-    """Symmetrised KT(m=1) on the points ``x[idx]``; returns half of ``idx`` (distinct)."""
+def _halve_sym(key, x, idx, split_k, swap_k, delta, block_size, axis=None):
+    """Symmetrised KT(m=1) on the points ``x[idx]``; returns half of ``idx`` (distinct).
+
+    With ``axis`` (inside :func:`_on_every_device`) a streamed halving splits its row sums
+    across the devices of that mesh axis."""
     size = idx.shape[0]
     pts = x[idx]
-    src = _source(split_k, pts, block_size)
+    src = _source(split_k, pts, block_size, axis)
     key_u, key_coin = jax.random.split(key)
     u = jax.random.uniform(key_u, (1, size // 2), x.dtype)
     halves = _split(src, u, size, 1, delta)
     if swap_k is not None:
-        src = _source(swap_k, pts, block_size)
+        src = _source(swap_k, pts, block_size, axis)
     chosen = _swap(src, halves, True)
     member = jnp.zeros((size,), bool).at[chosen].set(True)
     (rest,) = jnp.nonzero(~member, size=size // 2)
     flip = jax.random.bernoulli(key_coin)
     return idx[jnp.where(flip, rest, chosen)]
+
+
+def _on_every_device(fn, mesh, *args):
+    """``fn(*args, axis)`` run by every device of ``mesh`` on the same (replicated) inputs;
+    ``fn`` splits its O(n^2) sums across the devices with collectives over ``axis``, so every
+    device returns the same value."""
+    axis = mesh.axis_names[0]
+    body = jax.shard_map(
+        lambda *a: fn(*a, axis), mesh=mesh, in_specs=P(), out_specs=P(), check_vma=False
+    )
+    return body(*args)
 
 
 def _compress_core(key, x, split_k, swap_k, g, levels, delta, block_size, mesh=None):
@@ -102,21 +117,33 @@ def _compress_core(key, x, split_k, swap_k, g, levels, delta, block_size, mesh=N
         rows = size if block_size is None else min(size, max(block_size, _PANEL_ROWS))
         cap = _LEVEL_ENTRIES // (size * rows)
 
-        def halve(k, idx, dh=delta_h):
-            return _halve_sym(k, x, idx, split_k, swap_k, dh, block_size)
+        def halve(k, idx, axis=None, dh=delta_h):
+            return _halve_sym(k, x, idx, split_k, swap_k, dh, block_size, axis)
 
         if mesh is None:
             batch = max(1, min(groups.shape[0], cap))
             z = jax.lax.map(lambda a: halve(*a), (keys, groups), batch_size=batch)
+        elif groups.shape[0] < mesh.size:  # fewer buckets than devices: each one's rows split
+            z = _on_every_device(
+                lambda ks, gs, axis: jax.lax.map(lambda a: halve(*a, axis), (ks, gs)),
+                mesh,
+                keys,
+                groups,
+            )
         else:  # the buckets of this level split across the devices, same memory per device
             batch = max(1, min(-(-groups.shape[0] // mesh.size), cap))
             z = parallel.map_sharded(halve, keys, groups, mesh=mesh, batch_size=batch)
     coreset = z[0]
     if g == 0:
         return coreset
-    sub = _thin_core(
-        key_t, x[coreset], split_k, swap_k, g, delta * g / denom, True, False, block_size
-    )
+
+    def final(k, pts, axis=None):
+        return _thin_core(
+            k, pts, split_k, swap_k, g, delta * g / denom, True, False, block_size, axis
+        )
+
+    pts = x[coreset]
+    sub = final(key_t, pts) if mesh is None else _on_every_device(final, mesh, key_t, pts)
     return coreset[sub]
 
 
@@ -191,8 +218,10 @@ def compresspp(
         mesh: ``None`` runs on one device; a 1-D mesh (e.g.
             :func:`bayeskit.parallel.device_mesh`) splits each Compress level's buckets (its
             independent halvings) across the devices with
-            :func:`bayeskit.parallel.map_sharded`; the final KT on ``2^g sqrt(n)`` points runs
-            whole. Every halving is the same algorithm with the same key, but XLA compiles a
+            :func:`bayeskit.parallel.map_sharded`; a level with fewer buckets than devices (the
+            top one) and the final KT on ``2^g sqrt(n)`` points split their kernel rows
+            instead (KT-SPLIT's panels, KT-SWAP's row means; its greedy steps run whole on
+            every device), which gives the one-device numbers bit for bit. Every halving is the same algorithm with the same key, but XLA compiles a
             device's share of a level (another vectorised width, another loop) with other
             rounding, and a halving whose candidates tie to rounding may choose the other
             half; one flip changes the rest. So the coreset is often index-identical to one

@@ -57,7 +57,17 @@ Kernel = Callable[[jax.Array, jax.Array], jax.Array]
 # ---------------------------------------------------------------------------------------------
 
 
-class _Dense:
+class _OneDevice:
+    """A kernel source that computes every row of a KT-SPLIT block on one device."""
+
+    def panel_terms(self, coresets, pts, w, start: int, first: bool):
+        """A KT-SPLIT block's kernel (c, 2B, 2B) and h = w^T K on its points (c, 2B)."""
+        kb = self.panel(coresets, pts, first)  # (c, 2B, L): kernel rows of the block's points
+        inner_k = lax.dynamic_slice_in_dim(kb, start, pts.shape[1], axis=2)
+        return inner_k, jnp.einsum("cl,ckl->ck", w, kb)  # D on the block's points (K symmetric)
+
+
+class _Dense(_OneDevice):
     """Kernel entries read from a precomputed ``(n, n)`` matrix."""
 
     def __init__(self, kmat: jax.Array):
@@ -91,7 +101,7 @@ class _Dense:
         return self.kmat[pts[:, :, None], coresets[:, None, :]]
 
 
-class _Stream:
+class _Stream(_OneDevice):
     """Kernel entries computed when needed: O(n) memory per step, O(block_size * n) for sums.
 
     Entries come from the same ``pairwise`` as the dense matrix, so they are equal bit for bit.
@@ -119,6 +129,55 @@ class _Stream:
 
     def panel(self, coresets: jax.Array, pts: jax.Array, first: bool) -> jax.Array:
         return jax.vmap(lambda p, c: pairwise(self.kernel, self.x[p], self.x[c]))(pts, coresets)
+
+
+class _ShardedStream(_Stream):
+    """A :class:`_Stream` whose O(n^2) work is split by rows across the devices of a mesh axis.
+
+    Used inside ``shard_map`` with every input replicated. Of ``n`` rows, device ``i`` of ``P``
+    computes rows ``[i q, (i + 1) q)``, ``q = ceil(n / P)``, of KT-SWAP's row means (its
+    candidate scores and start statistic) and of each KT-SPLIT block's kernel panel; a psum
+    of the disjoint parts gives every device the whole. Each row is computed by the same code
+    as in :class:`_Stream`, so the numbers, and the coreset, are the same. KT-SWAP's greedy
+    steps run whole on every device: a collective per step (measured: about 170 us between
+    two CPU devices) would cost more than the step's two kernel rows.
+    """
+
+    def __init__(self, kernel: Kernel, x: jax.Array, block_size: int, axis: str):
+        super().__init__(kernel, x, block_size)
+        self.axis = axis
+
+    def _rows(self, n: int) -> jax.Array:
+        """This device's ``q`` row indices of ``n`` (clipped to ``n - 1`` past the end)."""
+        per = -(-n // lax.axis_size(self.axis))
+        return jnp.minimum(lax.axis_index(self.axis) * per + jnp.arange(per), n - 1)
+
+    def _gather(self, part: jax.Array, axis: int = 0) -> jax.Array:
+        """The devices' parts concatenated along ``axis`` in device order, on every device."""
+        parts, i = lax.axis_size(self.axis), lax.axis_index(self.axis)
+        shape = list(part.shape)
+        shape[axis] *= parts
+        whole = jnp.zeros(shape, part.dtype)
+        whole = lax.dynamic_update_slice_in_dim(whole, part, i * part.shape[axis], axis)
+        # Each entry is one device's number plus zeros, so exact. (lax.all_gather here gave
+        # wrong coresets and a double free on three CPU devices, jax 0.10.)
+        return lax.psum(whole, self.axis)
+
+    def _by_rows(self, rows: jax.Array, cols: jax.Array) -> jax.Array:
+        """mean_j k(rows_i, cols_j) for every row i, the rows split across the devices."""
+        n = rows.shape[0]
+        own = self._rows(n)
+        means = kernel_row_means(self.kernel, rows[own], cols, self.block_size)
+        return self._gather(means)[:n]
+
+    def panel_terms(self, coresets, pts, w, start: int, first: bool):
+        own = self._rows(pts.shape[1])  # this device's points of the block
+        kb = jax.vmap(lambda p, c: pairwise(self.kernel, self.x[p], self.x[c]))(
+            pts[:, own], coresets
+        )
+        h = self._gather(jnp.einsum("cl,ckl->ck", w, kb), axis=1)
+        inner_k = jax.vmap(lambda p: pairwise(self.kernel, self.x[p], self.x[p]))(pts)
+        return inner_k, h[:, : pts.shape[1]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,9 +211,7 @@ def _halve_all(src, coresets: jax.Array, uniforms: jax.Array, log_mult, first: b
     def outer(carry, b):
         w, sig = carry
         pts = lax.dynamic_slice_in_dim(coresets, 2 * block * b, 2 * block, axis=1)
-        kb = src.panel(coresets, pts, first)  # (c, 2B, L): kernel rows of the block's points
-        inner_k = lax.dynamic_slice_in_dim(kb, 2 * block * b, 2 * block, axis=2)  # (c, 2B, 2B)
-        h = jnp.einsum("cl,ckl->ck", w, kb)  # D on the block's points (K is symmetric)
+        inner_k, h = src.panel_terms(coresets, pts, w, 2 * block * b, first)
         u_blk = lax.dynamic_slice_in_dim(uniforms, block * b, block, axis=1)
 
         def inner(carry, t):
@@ -269,24 +326,27 @@ def _uniforms(key, m: int, n_used: int, dtype) -> jax.Array:
     return jax.random.uniform(key, (m, n_used // 2), dtype)
 
 
-def _source(kernel: Kernel, x: jax.Array, block_size: int | None):
+def _source(kernel: Kernel, x: jax.Array, block_size: int | None, axis: str | None = None):
     """The kernel matrix if all rows fit in one block (``block_size`` None or >= n), else rows
-    computed when needed in blocks of ``block_size``."""
+    computed when needed in blocks of ``block_size``; with ``axis`` (inside ``shard_map``) the
+    row sums of those are split across the devices of that mesh axis."""
     if block_size is None or x.shape[0] <= block_size:
         return _Dense(pairwise(kernel, x, x))
+    if axis is not None:
+        return _ShardedStream(kernel, x, block_size, axis)
     return _Stream(kernel, x, block_size)
 
 
-def _thin_core(key, x, split_k, swap_k, m, delta, swap, unique, block_size):
+def _thin_core(key, x, split_k, swap_k, m, delta, swap, unique, block_size, axis=None):
     """Whole KT; ``swap_k=None`` means the swap kernel is the split kernel (one Gram build)."""
     n_used = (x.shape[0] // 2**m) * 2**m
     u = _uniforms(key, m, n_used, x.dtype)
-    src = _source(split_k, x, block_size)
+    src = _source(split_k, x, block_size, axis)
     coresets = _split(src, u, n_used, m, delta)
     if not swap:
         return coresets[0]
     if swap_k is not None:
-        src = _source(swap_k, x, block_size)
+        src = _source(swap_k, x, block_size, axis)
     return _swap(src, coresets, unique)
 
 

@@ -73,7 +73,7 @@ _DEFAULT_BLOCK = 1024
 def _halve_sym(key, x, idx, split_k, swap_k, delta, block_size, axis=None):
     """Symmetrised KT(m=1) on the points ``x[idx]``; returns half of ``idx`` (distinct).
 
-    With ``axis`` (inside :func:`_on_every_device`) a streamed halving splits its row sums
+    With ``axis`` (inside :func:`_on_every_device`) a streamed halving splits its kernel rows
     across the devices of that mesh axis."""
     size = idx.shape[0]
     pts = x[idx]
@@ -221,12 +221,13 @@ def compresspp(
             :func:`bayeskit.parallel.map_sharded`; a level with fewer buckets than devices (the
             top one) and the final KT on ``2^g sqrt(n)`` points split their kernel rows
             instead (KT-SPLIT's panels, KT-SWAP's row means; its greedy steps run whole on
-            every device), which gives the one-device numbers bit for bit. Every halving is the same algorithm with the same key, but XLA compiles a
-            device's share of a level (another vectorised width, another loop) with other
-            rounding, and a halving whose candidates tie to rounding may choose the other
-            half; one flip changes the rest. So the coreset is often index-identical to one
-            device (tested: n = 3000, g = 1) but not always (n = 1024, g = 0: 27 of 32
-            differ); it is then another draw of the same algorithm, of the same MMD quality.
+            every device), which gives the one-device numbers bit for bit. Every halving is
+            the same algorithm with the same key, but XLA compiles a device's share of a level
+            (another vectorised width, another loop) with other rounding, and a halving whose
+            candidates tie to rounding may choose the other half; one flip changes the rest.
+            So the coreset is often index-identical to one device (tested: n = 3000, g = 1)
+            but not always (n = 1024, g = 0: 27 of 32 differ); it is then another draw of the
+            same algorithm, of the same MMD quality.
 
     Returns:
         Integer array of shape ``(n' // 2**k,)``: row indices into ``x``, with

@@ -172,12 +172,9 @@ class _ShardedStream(_Stream):
 
     def panel_terms(self, coresets, pts, w, start: int, first: bool):
         own = self._rows(pts.shape[1])  # this device's points of the block
-        kb = jax.vmap(lambda p, c: pairwise(self.kernel, self.x[p], self.x[c]))(
-            pts[:, own], coresets
-        )
+        kb = self.panel(coresets, pts[:, own], first)  # (c, q, L)
         h = self._gather(jnp.einsum("cl,ckl->ck", w, kb), axis=1)
-        inner_k = jax.vmap(lambda p: pairwise(self.kernel, self.x[p], self.x[p]))(pts)
-        return inner_k, h[:, : pts.shape[1]]
+        return self.panel(pts, pts, first), h[:, : pts.shape[1]]  # the (c, 2B, 2B) block
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 # bayeskit: `make test` and `make reproduce` are the two commands a fresh clone needs.
-# Installs come from uv.lock, exactly (`uv sync --locked`); `make lock` refreshes it to the newest
+# Installs come from uv.lock, exactly (`uv sync --locked`); `make lock` records a change of
+# pyproject.toml in it and keeps every other pin, `make lock-upgrade` moves every pin to the newest
 # versions pyproject's ranges allow, and `make test-latest` runs the suite on those without the lock.
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +21,7 @@ LATEST := .venv-latest
 # Never let uv fetch an interpreter: the machine's python3 is the one to use.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup lock test test-latest key-sweep lint unit docs-check multidevice distributed reproduce bench docs clean
+.PHONY: setup lock lock-upgrade test test-latest key-sweep lint unit docs-check multidevice distributed reproduce bench docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_DIR)
@@ -33,6 +34,9 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 setup: $(STAMP)
 
 lock: | $(UV)
+	$(UV) lock --python $(PYTHON)
+
+lock-upgrade: | $(UV)
 	$(UV) lock --upgrade --python $(PYTHON)
 
 lint: setup

@@ -2013,6 +2013,15 @@ add(
     order=_ORDER,
 )
 add(
+    gp_pde.spectral.toeplitz_grams,
+    lambda: call("student_t", mix_1d(), 4, 0.25, (0, 1)),
+    kind=_KIND,
+    params_j=_MIX1,
+    n=Int(low=1),
+    h=Real(**POSITIVE),
+    orders=Values(extra=((), [0, 1], (0, 3), (-1,), (0.5,), "0", 1)),
+)
+add(
     gp_pde.spectral.cross_gram,
     lambda: call("student_t", mix_1d(), np.array([0.1, 0.2]), np.linspace(0.0, 1.0, 4)),
     kind=_KIND,

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jax
 
+from bayeskit._blas import one_blas_thread
 from bayeskit.gp_pde.problems import PDEProblem
 from bayeskit.gp_pde.solution import GPSolution
 from bayeskit.gp_pde.solver import solve
@@ -79,7 +80,8 @@ def solve_many(keys, problems, *, devices=None, **options) -> list[GPSolution]:
             return [solve(keys[i], problems[i], **options) for i in range(j, n, len(devices))]
 
     out = [None] * n
-    with ThreadPoolExecutor(len(devices)) as pool:
+    # held here too, so that the threads' own limits nest inside one and never restore the default
+    with one_blas_thread(), ThreadPoolExecutor(len(devices)) as pool:
         for j, sols in enumerate(pool.map(share, range(min(len(devices), n)))):
             out[j :: len(devices)] = sols
     return out

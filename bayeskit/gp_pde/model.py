@@ -30,19 +30,13 @@ def _orders(static: _Static) -> tuple:
 def _grams(static: _Static, params: sp.MixtureParams):
     """Per-dimension Gram matrices ``K_j`` with the jitter (tuple) and their derivatives
     ``{(j, r): K_j^{(r)}}``, each ``(N_j, N_j)``."""
-    dims = [
-        (jax.tree.map(lambda a, j=j: a[j], params), n, h)
-        for j, (n, h) in enumerate(zip(static.grid, static.spacing))
-    ]
-    grams = tuple(
-        sp.toeplitz_gram(static.kind, *dim, 0) + static.jitter * jnp.eye(dim[1]) for dim in dims
-    )
-    dgrams = {
-        (j, r): sp.toeplitz_gram(static.kind, *dims[j], r)
-        for j in range(len(dims))
-        for r in _orders(static)[j]
-    }
-    return grams, dgrams
+    grams, dgrams = [], {}
+    for j, (n, h) in enumerate(zip(static.grid, static.spacing, strict=True)):
+        pj = jax.tree.map(lambda a, j=j: a[j], params)
+        mats = sp.toeplitz_grams(static.kind, pj, n, h, (0, *_orders(static)[j]))
+        grams.append(mats[0] + static.jitter * jnp.eye(n))
+        dgrams.update({(j, r): m for r, m in zip(_orders(static)[j], mats[1:], strict=True)})
+    return tuple(grams), dgrams
 
 
 def _factors(static: _Static, params: sp.MixtureParams):

@@ -13,13 +13,14 @@ default: 1-D Poisson with its highest frequency at 25.1 cycles per unit length o
 
 Paper preset: the same with 1500 steps in 1-D and 1000 in 2-D, then every other case of
 ``problems.names()`` on the paper's grid (the extra GP for the two multi-scale 1-D cases;
-advection with the paper's joint Adam, ``_PAPER_ADAM``), each beside the authors' logged error
-(``PAPER``). Each case's error is reported at the last step (``rel_l2_<case>``) and at its
+advection with the paper's joint Adam and jitter, ``_PAPER_ADAM``), each beside the authors'
+logged error (``PAPER``). Each case's error is reported at the last step (``rel_l2_<case>``) and at its
 best of the 21 checkpoints (``best_rel_l2_<case>``), the authors' selection, which picks a
 checkpoint by its test error. It takes about three hours on 2 cores: 114 minutes at commit
 b5d7b1c with advection on a coarser grid (the 400 x 400 cases about 21 and 24 minutes, the
 900-node mixed-scale case with its extra GP 26), and advection on the paper's grid alone 71
-minutes (commit 4a6491d); the paper preset reports each case on stderr as it ends. Results in
+minutes at commit 4a6491d, 29 since the joint-Adam step got faster (2026-12-03); the paper
+preset reports each case on stderr as it ends. Results in
 docs/gp_pde_measurements.md.
 """
 
@@ -33,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.gp_pde import baselines, problems, spectral
-from bayeskit.gp_pde.model import objective, objective_dense
+from bayeskit.gp_pde.model import JITTER, objective, objective_dense
 from bayeskit.gp_pde.solver import solve
 
 
@@ -65,7 +66,9 @@ _EXTRA_GP = ("poisson_1d_mix", "poisson_1d_sin500")  # the authors' two-stage ca
 # Paper-preset cases run with the paper's own optimiser. Advection: the profile method solves
 # first-order operators only up to 2500 nodes (no iterative inner solve tried converges on the
 # paper's 200 x 200, docs/gp_pde_measurements.md), so on that grid it runs the paper's joint Adam
-# (step size 1e-2) for the authors' 2e5 steps, 71 minutes here (docs/gp_pde_measurements.md).
+# (step size 1e-2) for the authors' 2e5 steps with the authors' jitter (``model.JITTER``, 1e-6;
+# the default for that grid, 1.06e-7, left joint Adam at 0.16 after 2e5 steps), about 29 minutes
+# here (docs/gp_pde_measurements.md).
 _PAPER_ADAM = {"advection_beta200": 200_000}
 _QUICK_1D = ("poisson_1d_sin100", "poisson_1d_sin6cos100", "allencahn_1d_sin100")
 _QUICK_2D = "poisson_2d_sin6cos20"
@@ -235,6 +238,7 @@ def _paper_case(out: dict, name: str, cfg: dict, key):
         prob,
         steps=steps if adam_steps is None else adam_steps,
         method="profile" if adam_steps is None else "adam",
+        jitter=None if adam_steps is None else JITTER,
         extra_gp=name in _EXTRA_GP,
         progress=True,
     )

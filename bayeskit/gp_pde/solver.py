@@ -156,10 +156,16 @@ def _run(
     alpha, misfit = _alpha_and_misfit(static, kernel, state.params, state.values, grid_axes)
     misfit = float(misfit)
     if misfit > JITTER_WARN:
+        advice = (  # joint Adam's U is not the interpolant until it converges (measurement log)
+            "try a smaller jitter (down to 1e-10)"
+            if method == "profile"
+            else "or the joint Adam has not converged: more steps, or the paper's jitter 1e-6, "
+            "which converged on 200 x 200 advection where the default did not"
+        )
         warnings.warn(
             f"solve: on {problem.name!r} the interpolant misses the grid values by {misfit:.2g} "
             f"(relative, > {JITTER_WARN:g}) because of jitter={jitter:.3g}; the error may be "
-            "limited by it: try a smaller jitter (down to 1e-10)",
+            f"limited by it: {advice}",
             df.JitterWarning,
             stacklevel=3,
         )

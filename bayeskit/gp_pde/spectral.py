@@ -166,8 +166,8 @@ def kernel_lags(kind: str, params_j: MixtureParams, d: jax.Array, order: int = 0
 @jax.custom_jvp
 def _cos_sin(x: jax.Array):
     """``(cos x, sin x)``. Its derivative reuses the two values: autodiff of ``jnp.cos`` and
-    ``jnp.sin`` evaluates each again, and in float64 on CPU these evaluations were a third of a
-    joint-Adam step on the 200 x 200 advection grid."""
+    ``jnp.sin`` evaluates each again, and the kernel's element-wise work, mostly these float64
+    evaluations on CPU, was a third of a joint-Adam step on the 200 x 200 advection grid."""
     return jnp.cos(x), jnp.sin(x)
 
 
@@ -250,7 +250,7 @@ def toeplitz_grams(kind: str, params_j: MixtureParams, n: int, h, orders=(0,)) -
     if not isinstance(orders, tuple) or not orders:
         raise TypeError(f"orders: expected a non-empty tuple of 0, 1 or 2, got {orders!r}")
     orders = tuple(_check_order(r, f"orders[{i}]") for i, r in enumerate(orders))
-    vals = _lag_values(kind, params_j, jnp.arange(n) * jnp.asarray(h, dtype=float), orders)
+    vals = _lag_values(kind, params_j, (jnp.arange(n) * h).astype(float), orders)
     idx = jnp.arange(n)
     diff = idx[:, None] - idx[None, :]
     sign = jnp.where(diff < 0, -1.0, 1.0)

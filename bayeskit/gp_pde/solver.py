@@ -157,15 +157,15 @@ def _run(
     misfit = float(misfit)
     if misfit > JITTER_WARN:
         advice = (  # joint Adam's U is not the interpolant until it converges (measurement log)
-            "try a smaller jitter (down to 1e-10)"
+            "the error may be limited by it: try a smaller jitter (down to 1e-10)"
             if method == "profile"
-            else "or the joint Adam has not converged: more steps, or the paper's jitter 1e-6, "
-            "which converged on 200 x 200 advection where the default did not"
+            else "the error may be limited by it, or the joint Adam has not converged: try more "
+            "steps, or the paper's jitter 1e-6 (it converged on 200 x 200 advection where the "
+            "default did not)"
         )
         warnings.warn(
             f"solve: on {problem.name!r} the interpolant misses the grid values by {misfit:.2g} "
-            f"(relative, > {JITTER_WARN:g}) because of jitter={jitter:.3g}; the error may be "
-            f"limited by it: {advice}",
+            f"(relative, > {JITTER_WARN:g}) because of jitter={jitter:.3g}; {advice}",
             df.JitterWarning,
             stacklevel=3,
         )

@@ -19,7 +19,7 @@ best of the 21 checkpoints (``best_rel_l2_<case>``), the authors' selection, whi
 checkpoint by its test error. It takes about three hours on 2 cores: 114 minutes at commit
 b5d7b1c with advection on a coarser grid (the 400 x 400 cases about 21 and 24 minutes, the
 900-node mixed-scale case with its extra GP 26), and advection on the paper's grid alone 71
-minutes at commit 4a6491d, 29 since the joint-Adam step got faster (2026-12-03); the paper
+minutes at commit 4a6491d, 28 since the joint-Adam step got faster (2026-12-03); the paper
 preset reports each case on stderr as it ends. Results in
 docs/gp_pde_measurements.md.
 """
@@ -67,7 +67,7 @@ _EXTRA_GP = ("poisson_1d_mix", "poisson_1d_sin500")  # the authors' two-stage ca
 # first-order operators only up to 2500 nodes (no iterative inner solve tried converges on the
 # paper's 200 x 200, docs/gp_pde_measurements.md), so on that grid it runs the paper's joint Adam
 # (step size 1e-2) for the authors' 2e5 steps with the authors' jitter (``model.JITTER``, 1e-6;
-# the default for that grid, 1.06e-7, left joint Adam at 0.16 after 2e5 steps), about 29 minutes
+# the default for that grid, 1.06e-7, left joint Adam at 0.16 after 2e5 steps), about 28 minutes
 # here (docs/gp_pde_measurements.md).
 _PAPER_ADAM = {"advection_beta200": 200_000}
 _QUICK_1D = ("poisson_1d_sin100", "poisson_1d_sin6cos100", "allencahn_1d_sin100")
